@@ -1,0 +1,1 @@
+"""A real/synthetic demo pair built from a dataset that ships with scikit-learn."""
