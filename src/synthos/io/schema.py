@@ -80,7 +80,9 @@ def missing_counts(batch: pa.RecordBatch | pa.Table) -> np.ndarray:
     return counts
 
 
-def infer_column(name: str, values: pa.Array | pa.ChunkedArray, missing_rate: float) -> ColumnSchema:
+def infer_column(
+    name: str, values: pa.Array | pa.ChunkedArray, missing_rate: float
+) -> ColumnSchema:
     """Infer the :class:`ColumnSchema` of one column from a sample of its values."""
     values = _drop_missing(values)
     n = len(values)
@@ -152,7 +154,7 @@ def _string_kind(name: str, values: pa.Array, n: int, distinct: int, all_distinc
     uniques = pc.unique(values)
     if distinct <= 2 and {str(v).strip().lower() for v in uniques.to_pylist()} <= _TRUE | _FALSE:
         lowered = {str(v).strip().lower() for v in uniques.to_pylist()}
-        if lowered & _TRUE and lowered & _FALSE or distinct == 1:
+        if (lowered & _TRUE and lowered & _FALSE) or distinct == 1:
             return "boolean", None
     fmt = datetime_format(values)
     if fmt is not None:

@@ -1,0 +1,65 @@
+"""The validation DAG of DESIGN.md, as far as its stages exist.
+
+load(synthetic) ─┐
+load(reference) ─┴─> align schema ─> report
+
+One definition serves the cluster (compiled to ``compiled/validation.yaml``) and the local
+runner (:mod:`synthos_pipelines.local`).
+"""
+
+from kfp import dsl
+
+from synthos_components.align import align_schema
+from synthos_components.load import load_dataset
+from synthos_components.report import write_report
+from synthos_components.tracking import finish_tracking, start_tracking
+
+PIPELINE_NAME = "synthos-validation"
+
+
+@dsl.pipeline(name=PIPELINE_NAME,
+              description="Validate a synthetic dataset against a real reference.")
+def validation_pipeline(
+    synthetic_uri: str,
+    reference_uri: str,
+    target: str = "",
+    out_uri: str = "",
+    profile: str = "quick",
+    sample_rows: int = 100_000,
+    seed: int = 0,
+    tracking_uri: str = "",
+    experiment: str = "synthos-validation",
+    run_name: str = "",
+    params_json: str = "{}",
+):
+    closing = finish_tracking(tracking_uri=tracking_uri, experiment=experiment,
+                              job_id=dsl.PIPELINE_JOB_ID_PLACEHOLDER)
+    closing.set_display_name("finish-tracking")
+    with dsl.ExitHandler(closing, name="validation"):
+        opened = start_tracking(tracking_uri=tracking_uri, experiment=experiment,
+                                run_name=run_name, params_json=params_json,
+                                job_id=dsl.PIPELINE_JOB_ID_PLACEHOLDER)
+        opened.set_display_name("start-tracking")
+        loads = {}
+        for role, uri in (("synthetic", synthetic_uri), ("reference", reference_uri)):
+            task = load_dataset(uri=uri, role=role, sample_rows=sample_rows, seed=seed,
+                                tracking_uri=tracking_uri, run_id=opened.output)
+            task.set_display_name(f"load-{role}")
+            loads[role] = task
+        aligned = align_schema(
+            synthetic_schema=loads["synthetic"].outputs["schema"],
+            reference_schema=loads["reference"].outputs["schema"],
+            target=target, tracking_uri=tracking_uri, run_id=opened.output)
+        aligned.set_display_name("align-schema")
+        reported = write_report(
+            synthetic_sample=loads["synthetic"].outputs["sample"],
+            reference_sample=loads["reference"].outputs["sample"],
+            synthetic_schema=loads["synthetic"].outputs["schema"],
+            reference_schema=loads["reference"].outputs["schema"],
+            alignment=aligned.outputs["alignment"],
+            out_uri=out_uri, profile=profile, target=target, tracking_uri=tracking_uri,
+            experiment=experiment, run_id=opened.output)
+        reported.set_display_name("report")
+    # Every stage logs to MLflow or publishes files: none may be skipped by the cache.
+    for task in (opened, closing, *loads.values(), aligned, reported):
+        task.set_caching_options(False)

@@ -1,0 +1,193 @@
+"""What each pipeline stage does, as one call with plain paths in and numbers out.
+
+A KFP component reads its inputs, calls one function here, and writes what it returns as
+its ``Metrics``; so every stage can be run and tested without KFP.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from synthos.errors import SynthosInputError, record_input_error
+from synthos.io.align import align_schemas
+from synthos.io.atomic import read_json, write_json, write_parquet
+from synthos.io.normalize import normalize_table
+from synthos.io.profile import profile
+from synthos.io.uri import resolve, store_errors
+from synthos.report.html import render_report
+from synthos.report.summary import build_summary
+from synthos.tracking import mlflow_run
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+#: Names of the files a validation leaves in its output folder.
+OUTPUT_FILES = {
+    "synthetic_sample": "synthetic.parquet",
+    "reference_sample": "reference.parquet",
+    "synthetic_schema": "synthetic.schema.json",
+    "reference_schema": "reference.schema.json",
+    "alignment": "alignment.json",
+    "report": "report.html",
+    "summary": "summary.json",
+}
+
+
+def stage(func: F) -> F:
+    """Record input errors where the launcher can find them, then fail the stage."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except SynthosInputError as err:
+            record_input_error(err)
+            raise
+
+    return wrapper  # type: ignore[return-value]
+
+
+@stage
+def start(tracking_uri: str, experiment: str, run_name: str, params: dict[str, Any],
+          job_id: str = "") -> str:
+    """Open the validation's MLflow run, tagged with the KFP job; returns its id."""
+    tags = {"synthos.stage": "validation", mlflow_run.JOB_TAG: job_id}
+    return mlflow_run.start_run(tracking_uri, experiment, run_name, params, tags=tags)
+
+
+@stage
+def load(uri: str, role: str, sample_rows: int, seed: int, dataset_path: str,
+         schema_path: str, tracking_uri: str = "", run_id: str = "") -> dict[str, float]:
+    """Profile ``uri`` in one pass; write its normalized sample (Parquet) and schema (JSON).
+
+    Returns the stage's metrics: rows, columns, bytes, sampled rows, seconds.
+    """
+    prof = profile(uri, sample_rows=sample_rows, seed=seed)
+    sample = normalize_table(prof.sample, prof.columns)
+    doc = prof.schema_document()
+    doc["role"] = role
+    write_parquet(dataset_path, sample)
+    write_json(schema_path, doc)
+    metrics = {"rows": prof.rows, "columns": len(prof.columns), "bytes": prof.bytes,
+               "sample_rows": sample.num_rows, "seconds": prof.seconds,
+               "missing_rate_max": max((c.missing_rate for c in prof.columns), default=0.0)}
+    if run_id:
+        mlflow_run.log_metrics(tracking_uri, run_id,
+                               {f"load.{role}.{k}": v for k, v in metrics.items()})
+    return metrics
+
+
+@stage
+def align(synthetic_schema_path: str, reference_schema_path: str, target: str,
+          alignment_path: str, tracking_uri: str = "", run_id: str = "") -> dict[str, float]:
+    """Align the synthetic schema to the reference and validate the target column."""
+    started = time.perf_counter()
+    alignment = align_schemas(read_json(synthetic_schema_path), read_json(reference_schema_path),
+                              target or None)
+    doc = alignment.to_dict()
+    metrics = {"common_columns": len(alignment.common), "missing_columns": len(alignment.missing),
+               "extra_columns": len(alignment.extra),
+               "mismatched_columns": len(alignment.mismatched),
+               "seconds": time.perf_counter() - started}
+    doc["seconds"] = metrics["seconds"]
+    write_json(alignment_path, doc)
+    if run_id:
+        mlflow_run.log_metrics(tracking_uri, run_id,
+                               {f"align.{k}": v for k, v in metrics.items()})
+    return metrics
+
+
+@stage
+def report(out_uri: str, files: dict[str, str], *, profile_name: str, target: str,
+           tracking_uri: str, experiment: str, run_id: str, summary_path: str,
+           html_path: str) -> dict[str, float]:
+    """Write ``summary.json`` and ``report.html``, publish every output to ``out_uri``.
+
+    Parameters
+    ----------
+    out_uri : str
+        Output folder (local path, ``s3://`` or ``gs://``); empty to publish nowhere.
+    files : dict
+        Paths of the earlier stages' outputs, keyed as in :data:`OUTPUT_FILES`.
+    summary_path, html_path : str
+        Where this stage writes ``summary.json`` and ``report.html`` (its KFP artifacts).
+    """
+    started = time.perf_counter()
+    synthetic = read_json(files["synthetic_schema"])
+    reference = read_json(files["reference_schema"])
+    alignment = read_json(files["alignment"])
+    timings = {"load_synthetic": synthetic["seconds"], "load_reference": reference["seconds"],
+               "align": alignment["seconds"]}
+    tracking = {"tracking_uri": tracking_uri or None, "experiment": experiment or None,
+                "run_id": run_id or None}
+    timings["report"] = time.perf_counter() - started
+    summary = build_summary(synthetic, reference, alignment, profile=profile_name,
+                            target=target, mlflow=tracking, timings_s=timings)
+    write_json(summary_path, summary)
+    with open(html_path + ".tmp", "w", encoding="utf-8") as fh:
+        fh.write(render_report(summary, synthetic, reference))
+    os.replace(html_path + ".tmp", html_path)
+    if run_id:
+        mlflow_run.log_metrics(tracking_uri, run_id,
+                               {f"timings_s.{k}": v for k, v in timings.items()})
+        for path in (summary_path, html_path):
+            _log_as(tracking_uri, run_id, path, OUTPUT_FILES["summary" if path == summary_path
+                                                             else "report"])
+        mlflow_run.end_run(tracking_uri, run_id)
+    if out_uri:
+        publish(out_uri, {**files, "summary": summary_path, "report": html_path})
+    return {"seconds": timings["report"], "synthetic_rows": synthetic["rows"],
+            "reference_rows": reference["rows"]}
+
+
+def finish(tracking_uri: str, experiment: str, job_id: str) -> str:
+    """Exit handler: a run the report did not close is marked FAILED. Returns its status.
+
+    The exit task may depend on no other task, so it finds the run by its KFP job tag.
+    """
+    run_id = mlflow_run.find_job_run(tracking_uri, experiment, job_id)
+    if run_id:
+        mlflow_run.end_run(tracking_uri, run_id, status="FAILED")
+        return mlflow_run.run_status(tracking_uri, run_id)
+    return "NONE"
+
+
+def publish(out_uri: str, files: dict[str, str]) -> None:
+    """Copy stage outputs into ``out_uri`` under their :data:`OUTPUT_FILES` names.
+
+    Nothing half-written is left: locally every file is staged in a temporary folder beside
+    the outputs and renamed into place; on object stores each object is one atomic PUT. In
+    both, ``summary.json`` lands last, so its presence means the set is complete.
+    """
+    loc = resolve(out_uri)
+    order = sorted(files, key=lambda k: k == "summary")
+    with store_errors(loc, "write"):
+        if loc.is_local:
+            os.makedirs(loc.path, exist_ok=True)
+            staging = tempfile.mkdtemp(prefix=".synthos-tmp-", dir=loc.path)
+            try:
+                for key in order:
+                    shutil.copyfile(files[key], os.path.join(staging, OUTPUT_FILES[key]))
+                for key in order:
+                    os.replace(os.path.join(staging, OUTPUT_FILES[key]),
+                               os.path.join(loc.path, OUTPUT_FILES[key]))
+            finally:
+                shutil.rmtree(staging, ignore_errors=True)
+        else:
+            fs = loc.filesystem()
+            for key in order:
+                fs.put_file(files[key], loc.child(OUTPUT_FILES[key]).path)
+
+
+def _log_as(tracking_uri: str, run_id: str, path: str, name: str) -> None:
+    """Log ``path`` to MLflow under ``name`` (KFP artifact files have no extension)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        target = os.path.join(tmp, name)
+        shutil.copyfile(path, target)
+        mlflow_run.log_artifact(tracking_uri, run_id, target)
+
