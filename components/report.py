@@ -2,7 +2,6 @@
 
 from kfp import dsl
 from kfp.dsl import HTML, Artifact, Dataset, Input, Metrics, Output
-
 from synthos_components.image import IMAGE
 
 

@@ -146,7 +146,6 @@ def run_validation(arguments: dict[str, Any], on_event: Callable[[StageEvent], N
         A stage failed otherwise; the exception carries the runner's whole log.
     """
     from kfp import local
-
     from synthos_pipelines.validation import validation_pipeline
 
     root = work_dir or tempfile.mkdtemp(prefix="synthos-kfp-")

@@ -8,7 +8,6 @@ runner (:mod:`synthos_pipelines.local`).
 """
 
 from kfp import dsl
-
 from synthos_components.align import align_schema
 from synthos_components.load import load_dataset
 from synthos_components.report import write_report

@@ -117,8 +117,10 @@ def cmd_inspect(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(meta.to_dict(), indent=2))
         return EXIT_OK
-    rows = (f"{meta.rows:,}" if meta.rows_exact else
-            f"~{meta.rows:,} (estimated)" if meta.rows is not None else "unknown without a full read")
+    if meta.rows is None:
+        rows = "unknown without a full read"
+    else:
+        rows = f"{meta.rows:,}" if meta.rows_exact else f"~{meta.rows:,} (estimated)"
     print(f"{meta.uri}\n  format   {meta.format}\n  size     {meta.bytes:,} bytes\n"
           f"  rows     {rows}\n  columns  {len(meta.columns)} (kinds from the {meta.basis})")
     width = max(len(c.name) for c in meta.columns)
