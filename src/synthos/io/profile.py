@@ -80,9 +80,19 @@ def _row_count(src: Source, head: pa.Table) -> tuple[int | None, bool]:
         # The head is the whole table, or the reader had to parse everything anyway.
         return (head.num_rows, True) if head.num_rows < HEAD_ROWS else (None, False)
     if name in ("csv", "tsv", "jsonl") and not src.fmt.compression:
-        width = head.nbytes / max(head.num_rows, 1)
-        return int(src.size / max(width, 1.0)), False
+        return _estimate_lines(src), False
     return None, False
+
+
+def _estimate_lines(src: Source, probe_bytes: int = 1 << 20) -> int:
+    """Rows of a line-oriented text file from the line length of its first MiB."""
+    with store_errors(src.loc), src.open() as fh:
+        head = fh.read(probe_bytes)
+    lines = head.count(b"\n")
+    header = 1 if src.fmt.name in ("csv", "tsv") else 0
+    if len(head) >= src.size:
+        return max(lines + (not head.endswith(b"\n")) - header, 0)
+    return int(src.size / (len(head) / max(lines, 1))) - header
 
 
 @dataclass

@@ -29,6 +29,8 @@ from synthos.io.uri import Location, resolve, store_errors
 BATCH_ROWS = 65_536
 _HEAD_BYTES = 65_536
 _CSV_BLOCK_BYTES = 8 << 20
+# Each restart widens one column or enables quoted newlines: a few per column at most.
+_MAX_RESTARTS = 256
 
 
 @dataclass
@@ -46,12 +48,16 @@ class Source:
     column_types : dict
         Arrow types forced for CSV columns whose type changed deep in the file; found by
         :func:`scan` and reused by later passes so they never restart.
+    quoted_newlines : bool
+        Whether CSV values may hold newlines inside quotes. Off by default because it forces
+        single-threaded parsing; :func:`scan` turns it on when a row does not parse without.
     """
 
     loc: Location
     fmt: FileFormat
     size: int
     column_types: dict[str, pa.DataType] = field(default_factory=dict)
+    quoted_newlines: bool = False
 
     @property
     def uri(self) -> str:
@@ -109,12 +115,20 @@ def iter_batches(src: Source, batch_rows: int = BATCH_ROWS) -> Iterator[pa.Recor
     fixed once earlier batches are out; call :func:`scan` first, which widens the type and
     records it in ``src.column_types``, or use :func:`scan` itself.
     """
-    try:
-        yield from _checked(src, batch_rows)
-    except _Restart as err:
-        raise SynthosInputError(
-            src.uri, f"column '{err.column}' changes type deep in the file; read it with scan()"
-        ) from err
+    for _ in range(_MAX_RESTARTS):
+        yielded = 0
+        try:
+            for batch in _checked(src, batch_rows):
+                yielded += 1
+                yield batch
+            return
+        except _Restart as err:
+            if yielded:
+                raise SynthosInputError(
+                    src.uri, f"column '{err.column}' changes type deep in the file; "
+                    "read it with scan()") from err
+            _widen(src, err)
+    raise SynthosInputError(src.uri, "column types kept changing while reading")
 
 
 def scan(
@@ -129,7 +143,7 @@ def scan(
     over with the wider type (at most once per column and type); the returned schema is the
     one every visited batch had in the pass that completed.
     """
-    for _ in range(4 * 64):
+    for _ in range(_MAX_RESTARTS):
         restart()
         first_row, schema = 0, None
         try:
@@ -138,14 +152,22 @@ def scan(
                 visit(batch, first_row)
                 first_row += batch.num_rows
         except _Restart as err:
-            if err.column is None or src.column_types.get(err.column) == err.dtype:
-                raise SynthosInputError(src.uri, "inconsistent column types") from err
-            src.column_types[err.column] = err.dtype
+            _widen(src, err)
             continue
         if schema is None:
             raise SynthosInputError(src.uri, _no_rows_message(src))
         return schema
     raise SynthosInputError(src.uri, "column types kept changing while reading")
+
+
+def _widen(src: Source, err: _Restart) -> None:
+    """Apply what a restart asks for: quoted newlines, or a wider column type."""
+    if err.column is None:
+        src.quoted_newlines = True
+    elif src.column_types.get(err.column) == err.dtype:
+        raise SynthosInputError(src.uri, f"column '{err.column}' has inconsistent types") from err
+    else:
+        src.column_types[err.column] = err.dtype
 
 
 def head_table(src: Source, rows: int) -> pa.Table:
@@ -231,7 +253,7 @@ _CSV_COLUMN = re.compile(
 def _read_csv(src: Source, batch_rows: int) -> Iterator[pa.RecordBatch]:
     delimiter = "\t" if src.fmt.name == "tsv" else ","
     read = pacsv.ReadOptions(block_size=_CSV_BLOCK_BYTES)
-    parse = pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=True)
+    parse = pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=src.quoted_newlines)
     convert = pacsv.ConvertOptions(strings_can_be_null=True, column_types=src.column_types)
     with _local_or_open(src) as fh:
         try:
@@ -250,6 +272,10 @@ def _read_csv(src: Source, batch_rows: int) -> Iterator[pa.RecordBatch]:
             except pa.ArrowInvalid as err:
                 match = _CSV_COLUMN.search(str(err))
                 if not match:
+                    if "Expected" in str(err) and "columns" in str(err) and \
+                            not src.quoted_newlines:
+                        # Maybe a quoted value spans lines: read again allowing that.
+                        raise _Restart(None, None) from err
                     raise
                 column = names[int(match.group(1))]
                 raise _Restart(column, _wider(match.group(2), match.group(3))) from err

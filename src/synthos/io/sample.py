@@ -44,40 +44,53 @@ class ReservoirSampler:
             raise ValueError("sample size must be at least 1")
         self.size = size
         self.seed = seed
-        self._table: pa.Table | None = None
-        self._keys = np.empty(0, dtype=np.uint64)
+        # Candidates not yet compacted, and the key a row must beat to be one (None until
+        # ``size`` rows have been seen). Compacting only when candidates reach twice the
+        # sample size keeps the costly row gathers to a handful per pass.
+        self._parts: list[tuple[pa.Table, np.ndarray]] = []
+        self._held = 0
+        self._threshold: np.uint64 | None = None
 
     def update(self, batch: pa.RecordBatch, first_row: int) -> None:
         """Offer ``batch``, whose first row is at position ``first_row`` of the input."""
         rows = np.arange(first_row, first_row + batch.num_rows, dtype=np.int64)
         keys = row_keys(rows, self.seed)
-        if self._table is not None and len(self._keys) >= self.size:
-            # Only rows that beat the current worst key can enter: after the first few
-            # batches that is a small fraction, so most batches cost one comparison pass.
-            keep = np.flatnonzero(keys < self._keys.max())
+        table = pa.Table.from_batches([batch])
+        if self._threshold is not None:
+            keep = np.flatnonzero(keys < self._threshold)
             if keep.size == 0:
                 return
-            batch, rows, keys = batch.take(pa.array(keep)), rows[keep], keys[keep]
-        table = pa.Table.from_batches([batch]).append_column(ROW_COLUMN, pa.array(rows))
-        self._merge(table, keys)
+            table, rows, keys = table.take(pa.array(keep)), rows[keep], keys[keep]
+        self._add(table.append_column(ROW_COLUMN, pa.array(rows)), keys)
 
     def merge(self, other: ReservoirSampler) -> None:
         """Fold in the sample of another shard of the same input (same seed and size)."""
-        if other._table is not None:
-            self._merge(other._table, other._keys)
+        for table, keys in other._parts:
+            self._add(table, keys)
 
-    def _merge(self, table: pa.Table, keys: np.ndarray) -> None:
-        if self._table is not None:
-            table = pa.concat_tables([self._table, table], promote_options="permissive")
-            keys = np.concatenate([self._keys, keys])
+    def _add(self, table: pa.Table, keys: np.ndarray) -> None:
+        self._parts.append((table, keys))
+        self._held += len(keys)
+        if self._held >= 2 * self.size:
+            self._compact()
+
+    def _compact(self) -> None:
+        if not self._parts:
+            return
+        table = pa.concat_tables([t for t, _ in self._parts], promote_options="permissive")
+        keys = np.concatenate([k for _, k in self._parts])
         if len(keys) > self.size:
             best = np.argpartition(keys, self.size - 1)[: self.size]
             table, keys = table.take(pa.array(best)), keys[best]
-        self._table, self._keys = table, keys
+        if len(keys) >= self.size:
+            self._threshold = keys.max()
+        self._parts, self._held = [(table, keys)], len(keys)
 
     def result(self) -> pa.Table:
         """The sample, in input order, with :data:`ROW_COLUMN` giving each row's position."""
-        if self._table is None:
+        self._compact()
+        if not self._parts:
             raise ValueError("no rows were offered")
-        order = np.argsort(self._table.column(ROW_COLUMN).to_numpy(), kind="stable")
-        return self._table.take(pa.array(order)).combine_chunks()
+        table = self._parts[0][0]
+        order = np.argsort(table.column(ROW_COLUMN).to_numpy(), kind="stable")
+        return table.take(pa.array(order)).combine_chunks()
