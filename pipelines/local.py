@@ -16,6 +16,7 @@ import re
 import shutil
 import tempfile
 import time
+import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -115,7 +116,11 @@ def _contained_runner_state() -> Iterator[None]:
     pattern = os.path.join(tempfile.gettempdir(), "tmp.*", "ephemeral_component.py")
     before = set(glob.glob(pattern))
     try:
-        yield
+        with warnings.catch_warnings():
+            # The runner warns that it ignores display names and that our image is not a
+            # stock Python one; both are known and expected for local runs.
+            warnings.filterwarnings("ignore", module=r"kfp\.local\..*")
+            yield
     finally:
         builtins.print = saved[0]
         root.setLevel(saved[1])

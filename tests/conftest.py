@@ -6,6 +6,10 @@ import os
 
 import pytest
 
+# Before anything imports mlflow: it starts a telemetry client at import time.
+os.environ["MLFLOW_DISABLE_TELEMETRY"] = "true"
+os.environ["DO_NOT_TRACK"] = "true"
+
 
 @pytest.fixture(autouse=True, scope="session")
 def _isolated_home(tmp_path_factory: pytest.TempPathFactory):

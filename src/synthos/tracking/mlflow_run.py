@@ -30,6 +30,9 @@ def default_tracking_uri() -> str:
 
 
 def _client(tracking_uri: str) -> Any:
+    # mlflow reports usage to its vendor unless told not to; a data-validation tool must not
+    # send anything off the machine by default. Users can still opt in by setting it false.
+    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
     # Imported here: mlflow takes seconds to import, and most library users never track.
     from mlflow import MlflowClient
 

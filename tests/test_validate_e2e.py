@@ -1,0 +1,177 @@
+"""`synthos validate` end to end: the KFP pipeline on the local runner, MLflow, the outputs."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import mlflow
+import pandas as pd
+import pytest
+from servers import mlflow_server
+
+from synthos.cli import main
+from synthos.demo.pair import write_demo_pair
+from synthos.tracking.mlflow_run import default_tracking_uri
+
+DESIGN_FIELDS = {"schema_version", "collapse_detected", "verdict", "dimensions", "risk_score",
+                 "predicted_accuracy", "diversity", "localization", "recommendations", "inputs",
+                 "mlflow", "timings_s"}
+STAGE_FIELDS = ("collapse_detected", "verdict", "dimensions", "risk_score",
+                "predicted_accuracy", "diversity", "localization", "recommendations")
+
+
+@pytest.fixture(scope="module")
+def demo_run(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """One demo validation, shared by the tests that read its outputs."""
+    out = tmp_path_factory.mktemp("demo") / "out"
+    code = main(["demo", "--out", str(out), "--quiet"])
+    return {"code": code, "out": out,
+            "summary": json.loads((out / "summary.json").read_text())}
+
+
+def test_demo_exits_zero_and_writes_every_output(demo_run: dict) -> None:
+    """The README's first command leaves summary.json, report.html and the stage outputs."""
+    assert demo_run["code"] == 0
+    names = sorted(p.name for p in demo_run["out"].iterdir())
+    assert names == ["alignment.json", "inputs", "reference.parquet", "reference.schema.json",
+                     "report.html", "summary.json", "synthetic.parquet",
+                     "synthetic.schema.json"]
+
+
+def test_summary_follows_the_contract(demo_run: dict) -> None:
+    """Every field DESIGN.md names is there; fields of stages not built yet are null."""
+    summary = demo_run["summary"]
+    assert summary.keys() >= DESIGN_FIELDS
+    assert summary["schema_version"] == 1
+    for name in STAGE_FIELDS:
+        assert summary[name] is None, name
+    syn, ref = summary["inputs"]["synthetic"], summary["inputs"]["reference"]
+    # breast cancer has 569 rows: the reference is the first half, the generator samples the
+    # same number of rows as the other half holds.
+    assert (syn["rows"], ref["rows"]) == (285, 284)
+    assert syn["columns"] == ref["columns"] == 31
+    assert syn["uri"].endswith("synthetic.csv") and ref["uri"].endswith("reference.parquet")
+    assert set(summary["timings_s"]) == {"load_synthetic", "load_reference", "align", "report"}
+    assert all(v >= 0 for v in summary["timings_s"].values())
+    assert summary["target"] == "diagnosis"
+    assert summary["alignment"]["task"] == "classification"
+    assert summary["alignment"]["missing"] == [] and summary["alignment"]["extra"] == []
+
+
+def test_normalized_sample_keeps_row_positions(demo_run: dict) -> None:
+    """The load stage's Parquet holds every row (inputs are small) with its input position."""
+    sample = pd.read_parquet(demo_run["out"] / "synthetic.parquet")
+    assert sample["__synthos_row__"].tolist() == list(range(285))
+    original = pd.read_csv(demo_run["out"] / "inputs" / "synthetic.csv")
+    assert sample["mean_radius"].round(9).tolist() == original["mean_radius"].round(9).tolist()
+
+
+def test_report_html_is_self_contained_and_readable(demo_run: dict) -> None:
+    html = (demo_run["out"] / "report.html").read_text()
+    assert html.startswith("<!doctype html>")
+    for section in ("Inputs", "Schema alignment", "Timings", "Tracking"):
+        assert f"<h2>{section}</h2>" in html
+    assert "synthetic.csv" in html and "reference.parquet" in html
+    assert "<script" not in html and "http://" not in html and "https://" not in html
+    assert demo_run["summary"]["mlflow"]["run_id"] in html
+
+
+def test_mlflow_run_has_params_metrics_and_artifacts(demo_run: dict) -> None:
+    """mlflow.search_runs finds the run, with input URIs, sizes and stage metrics."""
+    summary = demo_run["summary"]
+    assert summary["mlflow"]["tracking_uri"] == default_tracking_uri()
+    assert summary["mlflow"]["tracking_uri"].startswith("sqlite:///")
+    mlflow.set_tracking_uri(summary["mlflow"]["tracking_uri"])
+    runs = mlflow.search_runs(experiment_names=["synthos-demo"])
+    run = runs[runs["run_id"] == summary["mlflow"]["run_id"]].iloc[0]
+    assert run["status"] == "FINISHED"
+    assert run["params.synthetic_uri"].endswith("synthetic.csv")
+    assert run["params.target"] == "diagnosis"
+    assert run["params.profile"] == "quick"
+    assert int(run["params.synthetic.columns"]) == 31
+    assert run["metrics.load.synthetic.rows"] == 285
+    assert run["metrics.load.reference.rows"] == 284
+    assert run["metrics.align.common_columns"] == 31
+    client = mlflow.MlflowClient(summary["mlflow"]["tracking_uri"])
+    names = {a.path for a in client.list_artifacts(summary["mlflow"]["run_id"])}
+    assert names == {"summary.json", "report.html"}
+    logged = json.loads(Path(client.download_artifacts(summary["mlflow"]["run_id"],
+                                                       "summary.json")).read_text())
+    assert logged == summary
+
+
+def test_against_a_real_mlflow_server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """MLFLOW_TRACKING_URI pointing at `mlflow server` on loopback: the run lands there."""
+    syn, ref = write_demo_pair(str(tmp_path / "inputs"), seed=1)
+    with mlflow_server(tmp_path / "mlflow") as server:
+        for key, value in server.env.items():
+            monkeypatch.setenv(key, value)
+        code = main(["validate", syn, "--reference", ref, "--out", str(tmp_path / "out"),
+                     "--experiment", "server-test", "--quiet"])
+        assert code == 0
+        summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+        assert summary["mlflow"]["tracking_uri"] == server.uri
+        mlflow.set_tracking_uri(server.uri)
+        runs = mlflow.search_runs(experiment_names=["server-test"])
+        assert runs["run_id"].tolist() == [summary["mlflow"]["run_id"]]
+        assert runs.iloc[0]["metrics.load.synthetic.rows"] == 285
+        client = mlflow.MlflowClient(server.uri)
+        names = {a.path for a in client.list_artifacts(summary["mlflow"]["run_id"])}
+        assert names == {"summary.json", "report.html"}
+
+
+def test_progress_lines_name_each_stage(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    syn, ref = write_demo_pair(str(tmp_path / "inputs"), seed=2)
+    assert main(["validate", syn, "--reference", ref, "--out", str(tmp_path / "out")]) == 0
+    err = capsys.readouterr().err.splitlines()
+    done = [line.split("✓ ", 1)[1].split(":")[0] for line in err if "✓" in line]
+    assert done[0] == "start tracking" and done[-1] == "finish tracking"
+    assert sorted(done[1:-1]) == ["align schema", "load reference", "load synthetic", "report"]
+    assert all(line.startswith("[") and "s]" in line for line in err)
+
+
+def test_error_deep_in_a_file_fails_the_stage_cleanly(
+        tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """A bad row past what the pre-flight reads: the load stage's one line, exit 2, no
+    output folder, and the MLflow run marked FAILED by the exit handler."""
+    rows = ["a,b"] + [f"{i},{2 * i}" for i in range(1_200_000)] + ["5,6,7"]
+    synthetic = tmp_path / "deep.csv"
+    synthetic.write_text("\n".join(rows) + "\n")
+    reference = tmp_path / "ref.csv"
+    reference.write_text("\n".join(rows[:500]) + "\n")
+    out = tmp_path / "out"
+    code = main(["validate", str(synthetic), "--reference", str(reference), "--out", str(out),
+                 "--experiment", "deep-error"])
+    captured = capsys.readouterr()
+    assert code == 2
+    last = captured.err.strip().splitlines()[-1]
+    assert last == (f"synthos: {synthetic}: corrupt or unreadable CSV file: CSV parse error: "
+                    "Expected 2 columns, got 3: 5,6,7")
+    assert "✗ load synthetic: FAILED" in captured.err
+    assert not out.exists()
+    mlflow.set_tracking_uri(default_tracking_uri())
+    runs = mlflow.search_runs(experiment_names=["deep-error"])
+    assert runs["status"].tolist() == ["FAILED"]
+
+
+def test_no_kfp_in_the_library() -> None:
+    """Importing every library module pulls in no kfp (only the pipeline side may)."""
+    import subprocess
+    import sys
+
+    src = Path(__file__).resolve().parents[1] / "src" / "synthos"
+    modules = sorted(
+        "synthos." + str(p.relative_to(src).with_suffix("")).replace(os.sep, ".")
+        .removesuffix(".__init__")
+        for p in src.rglob("*.py"))
+    code = ("import importlib, sys\n"
+            f"for m in {modules!r}: importlib.import_module(m.removesuffix('.'))\n"
+            "print(sorted(m for m in sys.modules if m == 'kfp' or m.startswith('kfp.')))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True)
+    assert done.stdout.strip() == "[]"
+    for path in src.rglob("*.py"):
+        text = path.read_text()
+        assert "import kfp" not in text and "from kfp" not in text, path
