@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
+
+import zstandard
 
 from synthos.errors import SynthosInputError
 
@@ -47,6 +50,10 @@ _MAGIC = [
     (b"\x28\xb5\x2f\xfd", "zstd"),
     (b"\xff\xff\xff\xff", "arrow"),  # IPC stream continuation marker
 ]
+
+
+#: What gzip, bz2 and zstd readers raise on damaged data (zlib.error is no OSError).
+DECOMPRESSION_ERRORS = (OSError, EOFError, ValueError, zlib.error, zstandard.ZstdError)
 
 
 @dataclass(frozen=True)
@@ -115,7 +122,7 @@ def check_content(
             raise SynthosInputError(uri, _lie(fmt.compression, found, head))
         try:
             head = decompressed_head() if decompressed_head else b""
-        except (OSError, EOFError, ValueError) as err:
+        except DECOMPRESSION_ERRORS as err:
             raise SynthosInputError(uri, f"corrupt {LABELS[fmt.compression]} data: {err}") from err
         if not head.strip():
             raise SynthosInputError(uri, "file is empty once decompressed")

@@ -22,7 +22,13 @@ import pyarrow.json as pajson
 import pyarrow.parquet as pq
 
 from synthos.errors import SynthosInputError
-from synthos.io.formats import LABELS, FileFormat, check_content, from_extension
+from synthos.io.formats import (
+    DECOMPRESSION_ERRORS,
+    LABELS,
+    FileFormat,
+    check_content,
+    from_extension,
+)
 from synthos.io.uri import Location, resolve, store_errors
 
 #: Rows per record batch handed to consumers unless they ask otherwise.
@@ -212,10 +218,13 @@ def _checked(src: Source, batch_rows: int) -> Iterator[pa.RecordBatch]:
                 ValueError, KeyError, EOFError, UnicodeDecodeError) as err:
             raise SynthosInputError(src.uri, f"corrupt or unreadable {label} file: "
                                     f"{_short(err)}") from err
-        except OSError as err:
-            if "Errno" in str(err) or "Access" in str(err) or isinstance(err, PermissionError):
-                raise
-            raise SynthosInputError(src.uri, f"corrupt or unreadable {label} file: "
+        except DECOMPRESSION_ERRORS as err:
+            if isinstance(err, OSError) and ("Errno" in str(err) or "Access" in str(err)
+                                             or isinstance(err, PermissionError)):
+                raise  # a storage error: store_errors words it
+            what = f"{LABELS[src.fmt.compression]} data" if src.fmt.compression else \
+                f"{label} file"
+            raise SynthosInputError(src.uri, f"corrupt or unreadable {what}: "
                                     f"{_short(err)}") from err
 
 
