@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 from dataclasses import dataclass, field
 
@@ -9,7 +10,15 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from synthos.errors import SynthosInputError
-from synthos.io.readers import Source, _local_or_open, head_table, open_source, scan
+from synthos.io.readers import (
+    Source,
+    _local_or_open,
+    hdf5_table,
+    head_table,
+    iter_batches,
+    open_source,
+    scan,
+)
 from synthos.io.sample import ROW_COLUMN, ReservoirSampler
 from synthos.io.schema import ColumnSchema, infer_schema, missing_counts
 from synthos.io.uri import store_errors
@@ -29,8 +38,11 @@ class Metadata:
     bytes : int
         Size on storage.
     rows : int or None
-        Row count; exact for Parquet, Arrow IPC, Feather, HDF5 and Excel, estimated from the
-        first rows' width for CSV/TSV/JSON Lines, None when not knowable without a full pass.
+        Row count: exact for every format but CSV, TSV and JSON Lines, whose count is
+        estimated from the line length of the first MiB (None when they are compressed and
+        longer than the rows read). Parquet, Arrow IPC files, Feather v2 and HDF5 are counted
+        from metadata; JSON, Excel, Feather v1 and Arrow IPC streams by a pass over data the
+        reader holds anyway.
     rows_exact : bool
         Whether ``rows`` is exact.
     columns : list of ColumnSchema
@@ -76,12 +88,25 @@ def _row_count(src: Source, head: pa.Table) -> tuple[int | None, bool]:
                     # Batch headers only: with a memory map no column data is touched.
                     return sum(reader.get_batch(i).num_rows
                                for i in range(reader.num_record_batches)), True
-    if head.num_rows < HEAD_ROWS or name in ("hdf5", "xlsx", "json"):
-        # The head is the whole table, or the reader had to parse everything anyway.
-        return (head.num_rows, True) if head.num_rows < HEAD_ROWS else (None, False)
+    if head.num_rows < HEAD_ROWS:
+        return head.num_rows, True
+    if name == "hdf5":
+        return _hdf5_rows(src), True
+    if name in ("json", "xlsx", "arrow", "feather"):
+        # These readers parse (or memory-map) the whole file anyway: counting costs no I/O.
+        return sum(b.num_rows for b in iter_batches(src)), True
     if name in ("csv", "tsv", "jsonl") and not src.fmt.compression:
         return _estimate_lines(src), False
     return None, False
+
+
+def _hdf5_rows(src: Source) -> int:
+    import h5py
+
+    with contextlib.ExitStack() as stack:
+        target = src.loc.path if src.loc.is_local else stack.enter_context(src.open())
+        table = hdf5_table(src.uri, stack.enter_context(h5py.File(target, "r")))
+        return len(next(iter(table.values()))) if isinstance(table, dict) else len(table)
 
 
 def _estimate_lines(src: Source, probe_bytes: int = 1 << 20) -> int:

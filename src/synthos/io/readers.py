@@ -22,6 +22,7 @@ import pyarrow.json as pajson
 import pyarrow.parquet as pq
 
 from synthos.errors import SynthosInputError
+from synthos.io.compression import open_strict_zstd
 from synthos.io.formats import (
     DECOMPRESSION_ERRORS,
     LABELS,
@@ -71,7 +72,10 @@ class Source:
 
     def open(self) -> IO[bytes]:
         """The raw bytes (decompressed for compressed text formats)."""
-        return self.loc.filesystem().open(self.loc.path, "rb", compression=self.fmt.compression)
+        fs = self.loc.filesystem()
+        if self.fmt.compression == "zstd":
+            return open_strict_zstd(fs.open(self.loc.path, "rb"))
+        return fs.open(self.loc.path, "rb", compression=self.fmt.compression)
 
 
 class _Restart(Exception):
@@ -107,7 +111,11 @@ def open_source(uri: str) -> Source:
     src = Source(loc, fmt, size)
 
     def decompressed() -> bytes:
-        with store_errors(loc), src.open() as fh:
+        # Only opening is a storage matter; what reading raises is the codec's complaint,
+        # which check_content words as corrupt data.
+        with store_errors(loc):
+            fh = src.open()
+        with fh:
             return fh.read(_HEAD_BYTES)
 
     check_content(uri, fmt, head, decompressed if fmt.compression else None)

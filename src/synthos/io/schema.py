@@ -28,8 +28,11 @@ NUMERIC_KINDS = frozenset({"numeric", "integer"})
 _TRUE = {"true", "t", "yes", "y", "1"}
 _FALSE = {"false", "f", "no", "n", "0"}
 _DATE_FORMATS = ("%Y-%m-%d", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S", "%Y/%m/%d",
-                 "%d/%m/%Y", "%m/%d/%Y", "%d.%m.%Y", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M")
-_ID_NAME = re.compile(r"(^|[_\-\s])(id|uuid|guid|key)$|[a-z]Id$|^index$", re.IGNORECASE)
+                 "%d/%m/%Y", "%m/%d/%Y", "%d.%m.%Y", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M",
+                 "%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%d %H:%M:%S%z")
+_ID_NAME = re.compile(r"(^|[_\-\s])(id|uuid|guid|key)$|^index$", re.IGNORECASE)
+# camelCase ids (customerId) only with a capital I: "valid" and "paid" are not ids.
+_CAMEL_ID = re.compile(r"[a-z](Id|ID|Uuid|UUID|Key)$")
 # Below this many values, "every value distinct" says little about a column.
 _MIN_ROWS_FOR_ID = 30
 _TEXT_MIN_TOKENS = 4.0
@@ -71,12 +74,15 @@ class ColumnSchema:
 
 
 def missing_counts(batch: pa.RecordBatch | pa.Table) -> np.ndarray:
-    """Missing values per column: nulls, plus NaN in float columns."""
+    """Missing values per column: nulls, NaN in float columns, blank strings."""
     counts = np.zeros(batch.num_columns, dtype=np.int64)
     for i, col in enumerate(batch.columns):
         counts[i] = col.null_count
         if pa.types.is_floating(col.type):
             counts[i] += int(pc.sum(pc.is_nan(col)).as_py() or 0)
+        elif pa.types.is_string(col.type) or pa.types.is_large_string(col.type):
+            blank = pc.equal(pc.utf8_trim_whitespace(col), "")
+            counts[i] += int(pc.sum(blank).as_py() or 0)
     return counts
 
 
@@ -134,7 +140,7 @@ def _kind(name: str, values: pa.Array, n: int, distinct: int) -> tuple[str, str 
     if pa.types.is_integer(t):
         if n and distinct <= 2 and set(pc.unique(values).to_pylist()) <= {0, 1}:
             return "boolean", None
-        if all_distinct and (_ID_NAME.search(name) or _monotonic(values)):
+        if all_distinct and (_is_id_name(name) or _monotonic(values)):
             return "id", None
         return "integer", None
     if pa.types.is_floating(t) or pa.types.is_decimal(t):
@@ -151,10 +157,11 @@ def _string_kind(name: str, values: pa.Array, n: int, distinct: int, all_distinc
                  ) -> tuple[str, str | None]:
     if n == 0:
         return "categorical", None
-    uniques = pc.unique(values)
-    if distinct <= 2 and {str(v).strip().lower() for v in uniques.to_pylist()} <= _TRUE | _FALSE:
-        lowered = {str(v).strip().lower() for v in uniques.to_pylist()}
-        if (lowered & _TRUE and lowered & _FALSE) or distinct == 1:
+    if distinct <= 16:
+        # Case and spacing vary in hand-made data: Yes, yes and YES are one value.
+        folded = {str(v).strip().lower() for v in pc.unique(values).to_pylist()}
+        if len(folded) <= 2 and folded <= _TRUE | _FALSE and \
+                (len(folded) == 1 or (folded & _TRUE and folded & _FALSE)):
             return "boolean", None
     fmt = datetime_format(values)
     if fmt is not None:
@@ -162,7 +169,7 @@ def _string_kind(name: str, values: pa.Array, n: int, distinct: int, all_distinc
     tokens = pc.mean(pc.list_value_length(pc.utf8_split_whitespace(values))).as_py() or 0.0
     if tokens >= _TEXT_MIN_TOKENS and distinct / n > 0.5:
         return "text", None
-    if all_distinct or (_ID_NAME.search(name) and distinct / n > 0.95):
+    if all_distinct or (_is_id_name(name) and distinct / n > 0.95):
         return "id", None
     return "categorical", None
 
@@ -173,8 +180,9 @@ def datetime_format(values: pa.Array, min_share: float = 0.95) -> str | None:
     if len(probe) == 0:
         return None
     lengths = pc.utf8_length(probe)
-    # Dates are 6 to 32 characters; anything else is not worth trying to parse.
-    if pc.min(lengths).as_py() < 6 or pc.max(lengths).as_py() > 32:
+    # Dates are 6 to 32 characters: when too few values are, parsing is not worth trying.
+    plausible = pc.sum(pc.and_(pc.greater_equal(lengths, 6), pc.less_equal(lengths, 32)))
+    if (plausible.as_py() or 0) < min_share * len(probe):
         return None
     for fmt in _DATE_FORMATS:
         parsed = pc.strptime(probe, format=fmt, unit="us", error_is_null=True)
@@ -185,6 +193,10 @@ def datetime_format(values: pa.Array, min_share: float = 0.95) -> str | None:
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         return None
     return "ISO8601"
+
+
+def _is_id_name(name: str) -> bool:
+    return bool(_ID_NAME.search(name) or _CAMEL_ID.search(name))
 
 
 def _monotonic(values: pa.Array) -> bool:
