@@ -35,7 +35,10 @@ from synthos.io.uri import Location, resolve, store_errors
 #: Rows per record batch handed to consumers unless they ask otherwise.
 BATCH_ROWS = 65_536
 _HEAD_BYTES = 65_536
-_CSV_BLOCK_BYTES = 8 << 20
+# Text is parsed in blocks this big: 1 MiB is as fast as larger blocks and keeps the reader's
+# read-ahead small; a row longer than a block restarts the pass with bigger blocks.
+_BLOCK_BYTES = 1 << 20
+_MAX_BLOCK_BYTES = 1 << 30
 # Each restart widens one column or enables quoted newlines: a few per column at most.
 _MAX_RESTARTS = 256
 
@@ -58,6 +61,8 @@ class Source:
     quoted_newlines : bool
         Whether CSV values may hold newlines inside quotes. Off by default because it forces
         single-threaded parsing; :func:`scan` turns it on when a row does not parse without.
+    block_bytes : int
+        Block size of the CSV and JSON Lines parsers; grown when one row does not fit.
     """
 
     loc: Location
@@ -65,6 +70,7 @@ class Source:
     size: int
     column_types: dict[str, pa.DataType] = field(default_factory=dict)
     quoted_newlines: bool = False
+    block_bytes: int = _BLOCK_BYTES
 
     @property
     def uri(self) -> str:
@@ -79,12 +85,18 @@ class Source:
 
 
 class _Restart(Exception):
-    """Raised mid-stream when a column's type must widen: the pass starts again."""
+    """Raised mid-stream when the pass must start again with other read options.
 
-    def __init__(self, column: str | None, dtype: pa.DataType | None) -> None:
+    ``column`` and ``dtype``: widen that column to that type. Neither: allow quoted newlines.
+    ``bigger_blocks``: a row did not fit in one parser block.
+    """
+
+    def __init__(self, column: str | None, dtype: pa.DataType | None,
+                 bigger_blocks: bool = False) -> None:
         super().__init__(column)
         self.column = column
         self.dtype = dtype
+        self.bigger_blocks = bigger_blocks
 
 
 def open_source(uri: str) -> Source:
@@ -175,8 +187,12 @@ def scan(
 
 
 def _widen(src: Source, err: _Restart) -> None:
-    """Apply what a restart asks for: quoted newlines, or a wider column type."""
-    if err.column is None:
+    """Apply what a restart asks for: bigger blocks, quoted newlines, or a wider column type."""
+    if err.bigger_blocks:
+        if src.block_bytes >= _MAX_BLOCK_BYTES:
+            raise SynthosInputError(src.uri, "a row is longer than 1 GiB") from err
+        src.block_bytes *= 8
+    elif err.column is None:
         src.quoted_newlines = True
     elif src.column_types.get(err.column) == err.dtype:
         raise SynthosInputError(src.uri, f"column '{err.column}' has inconsistent types") from err
@@ -269,7 +285,7 @@ _CSV_COLUMN = re.compile(
 
 def _read_csv(src: Source, batch_rows: int) -> Iterator[pa.RecordBatch]:
     delimiter = "\t" if src.fmt.name == "tsv" else ","
-    read = pacsv.ReadOptions(block_size=_CSV_BLOCK_BYTES)
+    read = pacsv.ReadOptions(block_size=src.block_bytes)
     parse = pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=src.quoted_newlines)
     convert = pacsv.ConvertOptions(strings_can_be_null=True, column_types=src.column_types)
     with _local_or_open(src) as fh:
@@ -279,6 +295,7 @@ def _read_csv(src: Source, batch_rows: int) -> Iterator[pa.RecordBatch]:
         except pa.ArrowInvalid as err:
             if "Empty CSV file" in str(err):
                 raise SynthosInputError(src.uri, "file holds no header and no rows") from err
+            _raise_if_block_too_small(err)
             raise
         names = reader.schema.names
         while True:
@@ -287,16 +304,24 @@ def _read_csv(src: Source, batch_rows: int) -> Iterator[pa.RecordBatch]:
             except StopIteration:
                 return
             except pa.ArrowInvalid as err:
+                _raise_if_block_too_small(err)
                 match = _CSV_COLUMN.search(str(err))
                 if not match:
-                    if "Expected" in str(err) and "columns" in str(err) and \
-                            not src.quoted_newlines:
+                    text = str(err)
+                    spans_lines = "newlines_in_values" in text or (
+                        "Expected" in text and "columns" in text)
+                    if spans_lines and not src.quoted_newlines:
                         # Maybe a quoted value spans lines: read again allowing that.
                         raise _Restart(None, None) from err
                     raise
                 column = names[int(match.group(1))]
                 raise _Restart(column, _wider(match.group(2), match.group(3))) from err
             yield from _split(batch, batch_rows)
+
+
+def _raise_if_block_too_small(err: pa.ArrowInvalid) -> None:
+    if "straddl" in str(err):
+        raise _Restart(None, None, bigger_blocks=True) from err
 
 
 def _wider(current: str, value: str) -> pa.DataType:
@@ -321,18 +346,32 @@ def _read_jsonl(src: Source, batch_rows: int) -> Iterator[pa.RecordBatch]:
         yield from _split_table(_table_from_records(src, records), batch_rows)
         return
     with _local_or_open(src) as fh:
-        reader = pajson.open_json(fh, read_options=pajson.ReadOptions(block_size=_CSV_BLOCK_BYTES))
+        try:
+            reader = pajson.open_json(fh, read_options=pajson.ReadOptions(
+                block_size=src.block_bytes))
+        except pa.ArrowInvalid as err:
+            _restart_jsonl(err)
+            raise
         while True:
             try:
                 batch = reader.read_next_batch()
             except StopIteration:
                 return
             except pa.ArrowInvalid as err:
-                if "parse error" in str(err).lower() and "changed" not in str(err) and \
-                        "unexpected field" not in str(err):
-                    raise
-                raise _Restart("*", pa.string()) from err
+                _restart_jsonl(err)
+                raise
             yield from _split(batch, batch_rows)
+
+
+def _restart_jsonl(err: pa.ArrowInvalid) -> None:
+    """Restart for a row bigger than a block, or a field that appears or changes type late.
+
+    pyarrow fixes the schema from the first block; malformed JSON is left to raise.
+    """
+    _raise_if_block_too_small(err)
+    text = str(err)
+    if "parse error" not in text.lower() or "changed" in text or "unexpected field" in text:
+        raise _Restart("*", pa.string()) from err
 
 
 def _read_json(src: Source, batch_rows: int) -> Iterator[pa.RecordBatch]:
@@ -393,7 +432,10 @@ def _column_array(values: list) -> pa.Array:
 
 def _read_parquet(src: Source, batch_rows: int) -> Iterator[pa.RecordBatch]:
     with _local_or_open(src) as fh:
-        yield from pq.ParquetFile(fh).iter_batches(batch_size=batch_rows)
+        # Buffered page-by-page decoding: without it pyarrow loads whole column chunks, and
+        # a row group (1M rows by default) then sets the memory floor.
+        reader = pq.ParquetFile(fh, buffer_size=1 << 20, pre_buffer=False)
+        yield from reader.iter_batches(batch_size=batch_rows)
 
 
 def _read_arrow(src: Source, batch_rows: int) -> Iterator[pa.RecordBatch]:
