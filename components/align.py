@@ -2,6 +2,7 @@
 
 from kfp import dsl
 from kfp.dsl import Artifact, Input, Metrics, Output
+
 from synthos_components.image import IMAGE
 
 

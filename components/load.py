@@ -6,6 +6,7 @@ the stage streams it from its URI and emits only the sample and the schema docum
 
 from kfp import dsl
 from kfp.dsl import Artifact, Dataset, Metrics, Output
+
 from synthos_components.image import IMAGE
 
 

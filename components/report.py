@@ -2,6 +2,7 @@
 
 from kfp import dsl
 from kfp.dsl import HTML, Artifact, Dataset, Input, Metrics, Output
+
 from synthos_components.image import IMAGE
 
 
@@ -12,6 +13,7 @@ def write_report(
     synthetic_schema: Input[Artifact],
     reference_schema: Input[Artifact],
     alignment: Input[Artifact],
+    collapse: Input[Artifact],
     out_uri: str,
     profile: str,
     target: str,
@@ -31,6 +33,7 @@ def write_report(
         "synthetic_schema": synthetic_schema.path,
         "reference_schema": reference_schema.path,
         "alignment": alignment.path,
+        "collapse": collapse.path,
     }
     values = stages.report(out_uri, files, profile_name=profile, target=target,
                            tracking_uri=tracking_uri, experiment=experiment, run_id=run_id,

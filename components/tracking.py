@@ -1,6 +1,7 @@
 """Open the validation's MLflow run, and close it if the pipeline fails."""
 
 from kfp import dsl
+
 from synthos_components.image import IMAGE
 
 

@@ -29,6 +29,7 @@ TASK_LABELS = {
     "load-dataset": "load synthetic",
     "load-dataset-2": "load reference",
     "align-schema": "align schema",
+    "detect-collapse": "detect collapse",
     "write-report": "report",
     "finish-tracking": "finish tracking",
 }
@@ -151,6 +152,7 @@ def run_validation(arguments: dict[str, Any], on_event: Callable[[StageEvent], N
         A stage failed otherwise; the exception carries the runner's whole log.
     """
     from kfp import local
+
     from synthos_pipelines.validation import validation_pipeline
 
     root = work_dir or tempfile.mkdtemp(prefix="synthos-kfp-")

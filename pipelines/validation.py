@@ -1,14 +1,16 @@
 """The validation DAG of DESIGN.md, as far as its stages exist.
 
 load(synthetic) ─┐
-load(reference) ─┴─> align schema ─> report
+load(reference) ─┴─> align schema ─> detect collapse ─> report
 
 One definition serves the cluster (compiled to ``compiled/validation.yaml``) and the local
 runner (:mod:`synthos_pipelines.local`).
 """
 
 from kfp import dsl
+
 from synthos_components.align import align_schema
+from synthos_components.collapse import detect_collapse
 from synthos_components.load import load_dataset
 from synthos_components.report import write_report
 from synthos_components.tracking import finish_tracking, start_tracking
@@ -50,15 +52,22 @@ def validation_pipeline(
             reference_schema=loads["reference"].outputs["schema"],
             target=target, tracking_uri=tracking_uri, run_id=opened.output)
         aligned.set_display_name("align-schema")
+        scored = detect_collapse(
+            synthetic_sample=loads["synthetic"].outputs["sample"],
+            reference_sample=loads["reference"].outputs["sample"],
+            alignment=aligned.outputs["alignment"],
+            target=target, seed=seed, tracking_uri=tracking_uri, run_id=opened.output)
+        scored.set_display_name("detect-collapse")
         reported = write_report(
             synthetic_sample=loads["synthetic"].outputs["sample"],
             reference_sample=loads["reference"].outputs["sample"],
             synthetic_schema=loads["synthetic"].outputs["schema"],
             reference_schema=loads["reference"].outputs["schema"],
             alignment=aligned.outputs["alignment"],
+            collapse=scored.outputs["result"],
             out_uri=out_uri, profile=profile, target=target, tracking_uri=tracking_uri,
             experiment=experiment, run_id=opened.output)
         reported.set_display_name("report")
     # Every stage logs to MLflow or publishes files: none may be skipped by the cache.
-    for task in (opened, closing, *loads.values(), aligned, reported):
+    for task in (opened, closing, *loads.values(), aligned, scored, reported):
         task.set_caching_options(False)

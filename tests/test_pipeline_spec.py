@@ -6,11 +6,11 @@ import re
 from pathlib import Path
 
 import yaml
+
+from synthos.cli import main
 from synthos_components.image import IMAGE
 from synthos_pipelines.compile import COMPILED_DIR
 from synthos_pipelines.local import TASK_LABELS
-
-from synthos.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -38,7 +38,7 @@ def _tasks(spec: dict) -> dict:
 def test_every_task_has_caching_off() -> None:
     """Every stage logs to MLflow or publishes files: none may be served from the cache."""
     tasks = {k: v for k, v in _tasks(_spec()).items() if k != "exit-handler-1"}
-    assert len(tasks) == 6
+    assert len(tasks) == 7
     for name, task in tasks.items():
         # KFP writes an empty cachingOptions for "off"; {enableCache: true} when on.
         assert task["cachingOptions"] == {}, name
@@ -47,7 +47,7 @@ def test_every_task_has_caching_off() -> None:
 def test_every_executor_runs_our_pinned_image() -> None:
     """One image everywhere, with an immutable version tag, and no kfp install at runtime."""
     executors = _spec()["deploymentSpec"]["executors"]
-    assert len(executors) == 6  # the two loads are separate executors
+    assert len(executors) == 7  # the two loads are separate executors
     for name, spec in executors.items():
         container = spec["container"]
         assert container["image"] == IMAGE, name

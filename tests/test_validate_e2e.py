@@ -18,8 +18,8 @@ from synthos.tracking.mlflow_run import default_tracking_uri
 DESIGN_FIELDS = {"schema_version", "collapse_detected", "verdict", "dimensions", "risk_score",
                  "predicted_accuracy", "diversity", "localization", "recommendations", "inputs",
                  "mlflow", "timings_s"}
-STAGE_FIELDS = ("collapse_detected", "verdict", "dimensions", "risk_score",
-                "predicted_accuracy", "diversity", "localization", "recommendations")
+NOT_BUILT = ("risk_score", "predicted_accuracy", "diversity", "localization",
+             "recommendations")
 
 
 @pytest.fixture(scope="module")
@@ -35,9 +35,9 @@ def test_demo_exits_zero_and_writes_every_output(demo_run: dict) -> None:
     """The README's first command leaves summary.json, report.html and the stage outputs."""
     assert demo_run["code"] == 0
     names = sorted(p.name for p in demo_run["out"].iterdir())
-    assert names == ["alignment.json", "inputs", "reference.parquet", "reference.schema.json",
-                     "report.html", "summary.json", "synthetic.parquet",
-                     "synthetic.schema.json"]
+    assert names == ["alignment.json", "collapse.json", "inputs", "reference.parquet",
+                     "reference.schema.json", "report.html", "summary.json",
+                     "synthetic.parquet", "synthetic.schema.json"]
 
 
 def test_summary_follows_the_contract(demo_run: dict) -> None:
@@ -45,15 +45,26 @@ def test_summary_follows_the_contract(demo_run: dict) -> None:
     summary = demo_run["summary"]
     assert summary.keys() >= DESIGN_FIELDS
     assert summary["schema_version"] == 1
-    for name in STAGE_FIELDS:
+    for name in NOT_BUILT:
         assert summary[name] is None, name
+    dims = summary["dimensions"]
+    assert [d["name"] for d in dims] == [
+        "distribution_fidelity", "correlation_preservation", "mutual_information",
+        "tail_preservation", "diversity_entropy", "coverage", "structural_spectrum", "novelty"]
+    for d in dims:
+        assert set(d) == {"name", "score", "threshold", "passed", "details"}
+        assert 0 <= d["score"] <= 100 and d["passed"] == (d["score"] >= d["threshold"])
+    assert summary["collapse_detected"] == any(not d["passed"] for d in dims)
+    assert summary["verdict"] in ("pass", "warn", "collapse")
+    assert (summary["verdict"] == "collapse") == summary["collapse_detected"]
     syn, ref = summary["inputs"]["synthetic"], summary["inputs"]["reference"]
     # breast cancer has 569 rows: the reference is the first half, the generator samples the
     # same number of rows as the other half holds.
     assert (syn["rows"], ref["rows"]) == (285, 284)
     assert syn["columns"] == ref["columns"] == 31
     assert syn["uri"].endswith("synthetic.csv") and ref["uri"].endswith("reference.parquet")
-    assert set(summary["timings_s"]) == {"load_synthetic", "load_reference", "align", "report"}
+    assert set(summary["timings_s"]) == {"load_synthetic", "load_reference", "align",
+                                         "collapse", "report"}
     assert all(v >= 0 for v in summary["timings_s"].values())
     assert summary["target"] == "diagnosis"
     assert summary["alignment"]["task"] == "classification"
@@ -71,7 +82,7 @@ def test_normalized_sample_keeps_row_positions(demo_run: dict) -> None:
 def test_report_html_is_self_contained_and_readable(demo_run: dict) -> None:
     html = (demo_run["out"] / "report.html").read_text()
     assert html.startswith("<!doctype html>")
-    for section in ("Inputs", "Schema alignment", "Timings", "Tracking"):
+    for section in ("Collapse", "Inputs", "Schema alignment", "Timings", "Tracking"):
         assert f"<h2>{section}</h2>" in html
     assert "synthetic.csv" in html and "reference.parquet" in html
     assert "<script" not in html and "http://" not in html and "https://" not in html
@@ -94,6 +105,9 @@ def test_mlflow_run_has_params_metrics_and_artifacts(demo_run: dict) -> None:
     assert run["metrics.load.synthetic.rows"] == 285
     assert run["metrics.load.reference.rows"] == 284
     assert run["metrics.align.common_columns"] == 31
+    for d in summary["dimensions"]:
+        assert run[f"metrics.collapse.{d['name']}"] == pytest.approx(d["score"])
+    assert run["metrics.collapse.collapse_detected"] == float(summary["collapse_detected"])
     client = mlflow.MlflowClient(summary["mlflow"]["tracking_uri"])
     names = {a.path for a in client.list_artifacts(summary["mlflow"]["run_id"])}
     assert names == {"summary.json", "report.html"}
@@ -128,7 +142,8 @@ def test_progress_lines_name_each_stage(tmp_path: Path, capsys: pytest.CaptureFi
     err = capsys.readouterr().err.splitlines()
     done = [line.split("✓ ", 1)[1].split(":")[0] for line in err if "✓" in line]
     assert done[0] == "start tracking" and done[-1] == "finish tracking"
-    assert sorted(done[1:-1]) == ["align schema", "load reference", "load synthetic", "report"]
+    assert sorted(done[1:-1]) == ["align schema", "detect collapse", "load reference",
+                                  "load synthetic", "report"]
     assert all(line.startswith("[") and "s]" in line for line in err)
 
 
@@ -175,3 +190,25 @@ def test_no_kfp_in_the_library() -> None:
     for path in src.rglob("*.py"):
         text = path.read_text()
         assert "import kfp" not in text and "from kfp" not in text, path
+
+
+def test_fail_on_collapse_exits_3(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """Columns permuted independently: collapse is detected, and the flag turns it into 3."""
+    import numpy as np
+
+    syn, ref = write_demo_pair(str(tmp_path / "inputs"), seed=4)
+    frame = pd.read_csv(syn)
+    rng = np.random.default_rng(0)
+    for column in frame.columns:
+        frame[column] = rng.permutation(frame[column].to_numpy())
+    broken = tmp_path / "broken.csv"
+    frame.to_csv(broken, index=False)
+    code = main(["validate", str(broken), "--reference", ref, "--out", str(tmp_path / "out"),
+                 "--fail-on-collapse", "--quiet"])
+    out = capsys.readouterr().out
+    assert code == 3
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert summary["collapse_detected"] is True and summary["verdict"] == "collapse"
+    failed = {d["name"] for d in summary["dimensions"] if not d["passed"]}
+    assert {"correlation_preservation", "structural_spectrum"} <= failed
+    assert "verdict: collapse (failed: " in out

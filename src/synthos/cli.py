@@ -161,7 +161,8 @@ class _Progress:
 def _print_outcome(summary: dict, out: str) -> None:
     syn, ref = summary["inputs"]["synthetic"], summary["inputs"]["reference"]
     align = summary["alignment"]
-    verdict = summary.get("verdict") or "no verdict (collapse scoring did not run)"
+    failed = [d["name"] for d in summary["dimensions"] if not d["passed"]]
+    verdict = summary["verdict"] + (f" (failed: {', '.join(failed)})" if failed else "")
     print(f"synthetic {syn['rows']:,} rows x {syn['columns']} columns; reference "
           f"{ref['rows']:,} x {ref['columns']}; {len(align['common'])} columns in common, "
           f"{len(align['missing'])} missing, {len(align['extra'])} extra, "

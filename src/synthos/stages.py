@@ -33,6 +33,7 @@ OUTPUT_FILES = {
     "synthetic_schema": "synthetic.schema.json",
     "reference_schema": "reference.schema.json",
     "alignment": "alignment.json",
+    "collapse": "collapse.json",
     "report": "report.html",
     "summary": "summary.json",
 }
@@ -103,6 +104,38 @@ def align(synthetic_schema_path: str, reference_schema_path: str, target: str,
 
 
 @stage
+def collapse(synthetic_sample_path: str, reference_sample_path: str, alignment_path: str,
+             target: str, result_path: str, html_path: str, tracking_uri: str = "",
+             run_id: str = "", seed: int = 0) -> dict[str, float]:
+    """Score the 8 collapse dimensions on the two normalized samples.
+
+    Writes the result document (JSON) and a page with the scores against their thresholds;
+    returns the scores, ``collapse_detected`` (0/1) and seconds as metrics.
+    """
+    import pandas as pd
+
+    from synthos.collapse import detect_collapse
+    from synthos.report.collapse_html import render_collapse
+    from synthos.report.html import page
+
+    alignment = read_json(alignment_path)
+    result = detect_collapse(pd.read_parquet(synthetic_sample_path),
+                             pd.read_parquet(reference_sample_path), alignment["kinds"],
+                             target=target or None, seed=seed)
+    doc = result.to_dict()
+    write_json(result_path, doc)
+    with open(html_path + ".tmp", "w", encoding="utf-8") as fh:
+        fh.write(page("Synthos collapse detection", render_collapse(doc)))
+    os.replace(html_path + ".tmp", html_path)
+    metrics = {d.name: d.score for d in result.dimensions}
+    metrics.update(collapse_detected=float(result.collapse_detected), seconds=result.seconds)
+    if run_id:
+        mlflow_run.log_metrics(tracking_uri, run_id,
+                               {f"collapse.{k}": v for k, v in metrics.items()})
+    return metrics
+
+
+@stage
 def report(out_uri: str, files: dict[str, str], *, profile_name: str, target: str,
            tracking_uri: str, experiment: str, run_id: str, summary_path: str,
            html_path: str) -> dict[str, float]:
@@ -121,16 +154,18 @@ def report(out_uri: str, files: dict[str, str], *, profile_name: str, target: st
     synthetic = read_json(files["synthetic_schema"])
     reference = read_json(files["reference_schema"])
     alignment = read_json(files["alignment"])
+    collapse_doc = read_json(files["collapse"])
     timings = {"load_synthetic": synthetic["seconds"], "load_reference": reference["seconds"],
-               "align": alignment["seconds"]}
+               "align": alignment["seconds"], "collapse": collapse_doc["seconds"]}
     tracking = {"tracking_uri": tracking_uri or None, "experiment": experiment or None,
                 "run_id": run_id or None}
     timings["report"] = time.perf_counter() - started
-    summary = build_summary(synthetic, reference, alignment, profile=profile_name,
-                            target=target, mlflow=tracking, timings_s=timings)
+    summary = build_summary(synthetic, reference, alignment, collapse_doc,
+                            profile=profile_name, target=target, mlflow=tracking,
+                            timings_s=timings)
     write_json(summary_path, summary)
     with open(html_path + ".tmp", "w", encoding="utf-8") as fh:
-        fh.write(render_report(summary, synthetic, reference))
+        fh.write(render_report(summary, synthetic, reference, collapse_doc))
     os.replace(html_path + ".tmp", html_path)
     if run_id:
         mlflow_run.log_metrics(tracking_uri, run_id,

@@ -28,6 +28,7 @@ import pandas as pd
 from synthos.collapse import geometry, statistics
 from synthos.collapse.prepare import Encoded, Prepared, prepare, splits
 from synthos.collapse.statistics import Context, Stat
+from synthos.collapse.thresholds import load_thresholds
 
 Z_FREE = 2.0
 Z_SCALE = 6.0
@@ -128,13 +129,15 @@ class CollapseResult:
     verdict: str
     column_shapes: float | None
     seconds: float
+    thresholds_source: str = ""
     synthetic_rows: np.ndarray | None = None  # rows scored by the classifier (positions)
     synthetic_proba: np.ndarray | None = None  # their out-of-fold p(synthetic)
 
     def to_dict(self) -> dict:
         return {"collapse_detected": self.collapse_detected, "verdict": self.verdict,
                 "dimensions": [d.to_dict() for d in self.dimensions],
-                "column_shapes": self.column_shapes, "seconds": round(self.seconds, 3)}
+                "column_shapes": self.column_shapes, "seconds": round(self.seconds, 3),
+                "thresholds_source": self.thresholds_source}
 
 
 def score_from_z(z: float) -> float:
@@ -181,7 +184,8 @@ def detect_collapse(synthetic: pd.DataFrame, reference: pd.DataFrame, kinds: dic
     target : str, optional
         Target column: adds the loss of feature-target dependence to mutual_information.
     thresholds : dict, optional
-        Dimension -> score below which it fails; :data:`DEFAULT_THRESHOLD` for the others.
+        Dimension -> score below which it fails; the calibrated thresholds (or
+        :data:`DEFAULT_THRESHOLD`) for the others.
     splits_count : int, default 5
         Real-vs-real halvings of the reference behind each null.
     seed : int, default 0
@@ -198,7 +202,9 @@ def _detect(synthetic: pd.DataFrame, reference: pd.DataFrame, kinds: dict[str, s
             target: str | None, thresholds: dict[str, float] | None, splits_count: int,
             seed: int) -> CollapseResult:
     started = time.perf_counter()
-    thresholds = {**dict.fromkeys(DIMENSIONS, DEFAULT_THRESHOLD), **(thresholds or {})}
+    calibrated, provenance = load_thresholds()
+    thresholds = {**dict.fromkeys(DIMENSIONS, DEFAULT_THRESHOLD), **calibrated,
+                  **(thresholds or {})}
     prep = prepare(synthetic, reference, kinds)
     ctx = Context(prep.numeric_names, prep.categorical_names, prep.narrow,
                   target if target in prep.numeric_names + prep.categorical_names else None)
@@ -220,7 +226,7 @@ def _detect(synthetic: pd.DataFrame, reference: pd.DataFrame, kinds: dict[str, s
     near = [d for d in dims if d.passed and d.score < d.threshold + WARN_MARGIN]
     verdict = "collapse" if failed else ("warn" if near else "pass")
     return CollapseResult(dims, bool(failed), verdict, shapes["score"],
-                          time.perf_counter() - started, rows, proba)
+                          time.perf_counter() - started, provenance, rows, proba)
 
 
 def _split_statistics(prep: Prepared, ctx: Context, count: int, seed: int

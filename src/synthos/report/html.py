@@ -5,6 +5,8 @@ from __future__ import annotations
 from html import escape
 from typing import Any
 
+from synthos.report.collapse_html import render_collapse
+
 _CSS = """
 body{font:14px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem auto;
 max-width:1100px;color:#1d2330;padding:0 1rem}
@@ -23,37 +25,39 @@ code{background:#f5f6f8;padding:0 .25rem;border-radius:.2rem}
 _MISSINGNESS_FLAG = 5.0
 
 
-def render_report(summary: dict[str, Any], synthetic: dict, reference: dict) -> str:
-    """The HTML report for ``summary`` and the two schema documents behind it."""
+def page(title: str, body: str) -> str:
+    """A self-contained HTML page with the report's style."""
+    return ("<!doctype html><html lang='en'><head><meta charset='utf-8'>"
+            "<meta name='viewport' content='width=device-width,initial-scale=1'>"
+            f"<title>{escape(title)}</title><style>{_CSS}</style></head><body>"
+            f"<h1>{escape(title)}</h1>{body}</body></html>")
+
+
+def render_report(summary: dict[str, Any], synthetic: dict, reference: dict,
+                  collapse: dict) -> str:
+    """The HTML report for ``summary``, the schema documents and the collapse result."""
     parts = [
-        "<!doctype html><html lang='en'><head><meta charset='utf-8'>",
-        "<meta name='viewport' content='width=device-width,initial-scale=1'>",
-        "<title>Synthos validation report</title>",
-        f"<style>{_CSS}</style></head><body>",
-        "<h1>Synthos validation report</h1>",
         f"<p class='muted'>synthos {escape(summary['synthos_version'])} · profile "
         f"<code>{escape(summary['profile'])}</code>"
         + (f" · target <code>{escape(summary['target'])}</code>" if summary["target"] else "")
         + "</p>",
-        _verdict(summary),
+        "<h2>Collapse</h2>" + render_collapse(collapse),
+        _pending(summary),
         _inputs(summary),
         _alignment(summary["alignment"], synthetic, reference),
         _timings(summary["timings_s"]),
         _tracking(summary["mlflow"]),
-        "</body></html>",
     ]
-    return "\n".join(parts)
+    return page("Synthos validation report", "\n".join(parts))
 
 
-def _verdict(summary: dict) -> str:
-    if summary.get("verdict") is None:
-        pending = [k for k in ("dimensions", "risk_score", "predicted_accuracy", "diversity",
-                               "localization", "recommendations") if summary.get(k) is None]
-        return ("<p><span class='pill'>no verdict</span> The stages that score collapse did not "
-                "run in this validation; their fields in <code>summary.json</code> are null: "
-                + ", ".join(f"<code>{escape(p)}</code>" for p in pending) + ".</p>")
-    cls = {"pass": "ok", "warn": "warn", "collapse": "bad"}.get(summary["verdict"], "")
-    return f"<p>Verdict: <strong class='{cls}'>{escape(summary['verdict'])}</strong></p>"
+def _pending(summary: dict) -> str:
+    pending = [k for k in ("risk_score", "predicted_accuracy", "diversity", "localization",
+                           "recommendations") if summary.get(k) is None]
+    if not pending:
+        return ""
+    return ("<p class='muted'>Not in this version yet (null in <code>summary.json</code>): "
+            + ", ".join(f"<code>{escape(p)}</code>" for p in pending) + ".</p>")
 
 
 def _inputs(summary: dict) -> str:

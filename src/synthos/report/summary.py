@@ -20,7 +20,8 @@ def input_summary(schema: dict) -> dict[str, Any]:
             "bytes": schema["bytes"], "sample_rows": schema["sample_rows"]}
 
 
-def build_summary(synthetic: dict, reference: dict, alignment: dict, *, profile: str,
+def build_summary(synthetic: dict, reference: dict, alignment: dict, collapse: dict, *,
+                  profile: str,
                   target: str | None, mlflow: dict[str, str | None],
                   timings_s: dict[str, float]) -> dict[str, Any]:
     """Assemble ``summary.json``.
@@ -31,6 +32,9 @@ def build_summary(synthetic: dict, reference: dict, alignment: dict, *, profile:
         Schema documents of the load stages.
     alignment : dict
         The align stage's document.
+    collapse : dict
+        The collapse stage's document: fills ``collapse_detected``, ``verdict`` and
+        ``dimensions``.
     profile : str
         ``quick`` or ``full``.
     target : str or None
@@ -43,6 +47,11 @@ def build_summary(synthetic: dict, reference: dict, alignment: dict, *, profile:
     doc: dict[str, Any] = {"schema_version": SCHEMA_VERSION}
     doc.update(dict.fromkeys(STAGE_FIELDS))
     doc.update({
+        "collapse_detected": collapse["collapse_detected"],
+        "verdict": collapse["verdict"],
+        "dimensions": collapse["dimensions"],
+        "column_shapes": collapse["column_shapes"],
+        "thresholds_source": collapse["thresholds_source"],
         "inputs": {"synthetic": input_summary(synthetic),
                    "reference": input_summary(reference)},
         "mlflow": mlflow,
