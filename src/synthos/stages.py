@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 
 from synthos.errors import SynthosInputError, record_input_error
 from synthos.io.align import align_schemas
-from synthos.io.atomic import read_json, write_json, write_parquet
+from synthos.io.atomic import read_json, write_bytes, write_json, write_parquet
 from synthos.io.normalize import normalize_table
 from synthos.io.profile import profile
 from synthos.io.uri import resolve, store_errors
@@ -77,9 +77,7 @@ def load(uri: str, role: str, sample_rows: int, seed: int, dataset_path: str,
     metrics = {"rows": prof.rows, "columns": len(prof.columns), "bytes": prof.bytes,
                "sample_rows": sample.num_rows, "seconds": prof.seconds,
                "missing_rate_max": max((c.missing_rate for c in prof.columns), default=0.0)}
-    if run_id:
-        mlflow_run.log_metrics(tracking_uri, run_id,
-                               {f"load.{role}.{k}": v for k, v in metrics.items()})
+    _track(f"load.{role}", metrics, tracking_uri, run_id)
     return metrics
 
 
@@ -97,9 +95,7 @@ def align(synthetic_schema_path: str, reference_schema_path: str, target: str,
                "seconds": time.perf_counter() - started}
     doc["seconds"] = metrics["seconds"]
     write_json(alignment_path, doc)
-    if run_id:
-        mlflow_run.log_metrics(tracking_uri, run_id,
-                               {f"align.{k}": v for k, v in metrics.items()})
+    _track("align", metrics, tracking_uri, run_id)
     return metrics
 
 
@@ -124,14 +120,10 @@ def collapse(synthetic_sample_path: str, reference_sample_path: str, alignment_p
                              target=target or None, seed=seed)
     doc = result.to_dict()
     write_json(result_path, doc)
-    with open(html_path + ".tmp", "w", encoding="utf-8") as fh:
-        fh.write(page("Synthos collapse detection", render_collapse(doc)))
-    os.replace(html_path + ".tmp", html_path)
+    write_bytes(html_path, page("Synthos collapse detection", render_collapse(doc)).encode())
     metrics = {d.name: d.score for d in result.dimensions}
     metrics.update(collapse_detected=float(result.collapse_detected), seconds=result.seconds)
-    if run_id:
-        mlflow_run.log_metrics(tracking_uri, run_id,
-                               {f"collapse.{k}": v for k, v in metrics.items()})
+    _track("collapse", metrics, tracking_uri, run_id)
     return metrics
 
 
@@ -164,12 +156,9 @@ def report(out_uri: str, files: dict[str, str], *, profile_name: str, target: st
                             profile=profile_name, target=target, mlflow=tracking,
                             timings_s=timings)
     write_json(summary_path, summary)
-    with open(html_path + ".tmp", "w", encoding="utf-8") as fh:
-        fh.write(render_report(summary, synthetic, reference, collapse_doc))
-    os.replace(html_path + ".tmp", html_path)
+    write_bytes(html_path, render_report(summary, synthetic, reference, collapse_doc).encode())
+    _track("timings_s", timings, tracking_uri, run_id)
     if run_id:
-        mlflow_run.log_metrics(tracking_uri, run_id,
-                               {f"timings_s.{k}": v for k, v in timings.items()})
         for path in (summary_path, html_path):
             _log_as(tracking_uri, run_id, path, OUTPUT_FILES["summary" if path == summary_path
                                                              else "report"])
@@ -217,6 +206,13 @@ def publish(out_uri: str, files: dict[str, str]) -> None:
             fs = loc.filesystem()
             for key in order:
                 fs.put_file(files[key], loc.child(OUTPUT_FILES[key]).path)
+
+
+def _track(prefix: str, metrics: dict[str, float], tracking_uri: str, run_id: str) -> None:
+    """Log a stage's metrics to the validation's MLflow run as ``<prefix>.<name>``."""
+    if run_id:
+        mlflow_run.log_metrics(tracking_uri, run_id,
+                               {f"{prefix}.{k}": v for k, v in metrics.items()})
 
 
 def _log_as(tracking_uri: str, run_id: str, path: str, name: str) -> None:

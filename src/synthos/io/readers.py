@@ -298,25 +298,36 @@ def _read_csv(src: Source, batch_rows: int) -> Iterator[pa.RecordBatch]:
             _raise_if_block_too_small(err)
             raise
         names = reader.schema.names
-        while True:
-            try:
-                batch = reader.read_next_batch()
-            except StopIteration:
-                return
-            except pa.ArrowInvalid as err:
-                _raise_if_block_too_small(err)
-                match = _CSV_COLUMN.search(str(err))
-                if not match:
-                    text = str(err)
-                    spans_lines = "newlines_in_values" in text or (
-                        "Expected" in text and "columns" in text)
-                    if spans_lines and not src.quoted_newlines:
-                        # Maybe a quoted value spans lines: read again allowing that.
-                        raise _Restart(None, None) from err
-                    raise
+
+        def restart_csv(err: pa.ArrowInvalid) -> None:
+            _raise_if_block_too_small(err)
+            text = str(err)
+            match = _CSV_COLUMN.search(text)
+            if match:
                 column = names[int(match.group(1))]
                 raise _Restart(column, _wider(match.group(2), match.group(3))) from err
-            yield from _split(batch, batch_rows)
+            spans_lines = "newlines_in_values" in text or ("Expected" in text
+                                                           and "columns" in text)
+            if spans_lines and not src.quoted_newlines:
+                # Maybe a quoted value spans lines: read again allowing that.
+                raise _Restart(None, None) from err
+
+        yield from _stream(reader, restart_csv, batch_rows)
+
+
+def _stream(reader: Any, restart: Callable[[pa.ArrowInvalid], None], batch_rows: int
+            ) -> Iterator[pa.RecordBatch]:
+    """Batches of a streaming Arrow reader; ``restart`` may turn a parse error into a
+    :class:`_Restart`, other errors propagate."""
+    while True:
+        try:
+            batch = reader.read_next_batch()
+        except StopIteration:
+            return
+        except pa.ArrowInvalid as err:
+            restart(err)
+            raise
+        yield from _split(batch, batch_rows)
 
 
 def _raise_if_block_too_small(err: pa.ArrowInvalid) -> None:
@@ -352,15 +363,7 @@ def _read_jsonl(src: Source, batch_rows: int) -> Iterator[pa.RecordBatch]:
         except pa.ArrowInvalid as err:
             _restart_jsonl(err)
             raise
-        while True:
-            try:
-                batch = reader.read_next_batch()
-            except StopIteration:
-                return
-            except pa.ArrowInvalid as err:
-                _restart_jsonl(err)
-                raise
-            yield from _split(batch, batch_rows)
+        yield from _stream(reader, _restart_jsonl, batch_rows)
 
 
 def _restart_jsonl(err: pa.ArrowInvalid) -> None:
