@@ -16,14 +16,17 @@ statistics; it fails below its threshold.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 
+import faiss
 import numpy as np
 import pandas as pd
+from threadpoolctl import threadpool_limits
 
 from synthos.collapse import geometry, statistics
 from synthos.collapse.prepare import Encoded, Prepared, prepare, splits
@@ -191,11 +194,28 @@ def detect_collapse(synthetic: pd.DataFrame, reference: pd.DataFrame, kinds: dic
     seed : int, default 0
         Seed of the splits, subsamples and classifier: same inputs, same scores.
     """
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), _one_thread():
         # Columns that are all missing in a subsample make numpy warn on empty slices; the
         # statistics already treat them (NaN-aware reductions, zero parts).
         warnings.simplefilter("ignore", RuntimeWarning)
         return _detect(synthetic, reference, kinds, target, thresholds, splits_count, seed)
+
+
+@contextlib.contextmanager
+def _one_thread() -> Iterator[None]:
+    """Run the statistics on one thread (OpenMP, BLAS and faiss alike).
+
+    They work on capped samples, where threads buy little; on a busy 2-core machine the
+    boosted trees' and BLAS's spinning threads cost 4 to 20 times the CPU of one thread
+    (benchmarks/collapse_speed.py, default threads against --threads 1).
+    """
+    previous = faiss.omp_get_max_threads()
+    faiss.omp_set_num_threads(1)
+    try:
+        with threadpool_limits(limits=1):
+            yield
+    finally:
+        faiss.omp_set_num_threads(previous)
 
 
 def _detect(synthetic: pd.DataFrame, reference: pd.DataFrame, kinds: dict[str, str],
