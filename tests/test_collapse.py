@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 
 from synthos.collapse import DIMENSIONS, detect_collapse
+from synthos.collapse.prepare import snap_to_atoms
 from synthos.demo.pair import real_table
 
 
@@ -145,3 +146,55 @@ def test_column_shapes_equals_sdmetrics() -> None:
     mine = detect_collapse(synthetic, reference, kinds).dimensions[0].details["column_shapes"]
     for column, value in details.items():
         assert mine["columns"][column] == pytest.approx(float(value), abs=1e-6), column
+
+
+def test_snapping_sends_noise_and_reference_to_the_same_atom() -> None:
+    """Grid values with noise return to the grid; where atoms crowd, a noisy value and the
+    light atom it lands near both go to the heavy atom; values the reference never repeats
+    stay as they are."""
+    reference = np.r_[np.repeat([0.0, 5.0, 10.0], 50), [5.02, 5.02], np.linspace(20, 30, 40)]
+    noisy = np.array([0.03, 4.97, 5.015, 9.99, 5.02, 25.123, np.nan])
+    snapped = snap_to_atoms(noisy, reference)
+    assert snapped[:5].tolist() == [0.0, 5.0, 5.0, 10.0, 5.0]
+    assert snapped[5] == 25.123 and np.isnan(snapped[6])
+    assert snap_to_atoms(reference, reference)[150:152].tolist() == [5.0, 5.0]
+
+
+def _gridded(n: int, seed: int) -> pd.DataFrame:
+    """Floats that live on atoms: ages on a 5-year grid, a zero-inflated amount, log prices."""
+    rng = np.random.default_rng(seed)
+    age = rng.choice([17.5, 22.0, 27.0, 32.0, 37.0, 42.0], n, p=[0.05, 0.25, 0.3, 0.2, 0.1, 0.1])
+    spent = np.where(rng.random(n) < 0.6, 0.0, np.round(rng.exponential(2.0, n), 2))
+    price = np.log(rng.choice(np.arange(100, 1000, 3), n) * 1.0)
+    return pd.DataFrame({"age": age, "spent": spent + 0.1 * age, "price": price,
+                         "kind": rng.choice(["a", "b", "c"], n)})
+
+
+def test_rounding_noise_on_gridded_floats_is_not_collapse() -> None:
+    """Another sample with 1% noise on its floats (a good generator's small errors) passes;
+    without comparing at the reference's resolution, KS and the classifier flag it."""
+    kinds = {"age": "numeric", "spent": "numeric", "price": "numeric", "kind": "categorical"}
+    reference, synthetic = _gridded(4000, 0), _gridded(4000, 1)
+    rng = np.random.default_rng(2)
+    for col in ("age", "spent", "price"):
+        synthetic[col] += rng.normal(0, 0.01 * synthetic[col].std(), len(synthetic))
+    result = detect_collapse(synthetic, reference, kinds)
+    assert not result.collapse_detected, {d.name: d.score for d in result.dimensions}
+    coverage = next(d for d in result.dimensions if d.name == "coverage")
+    auc = next(s for s in coverage.details["statistics"] if s["name"] == "classifier_auc")
+    assert auc["observed"] < 0.55
+
+
+def test_installed_thresholds_are_the_benchmark_calibration() -> None:
+    """The package judges with the thresholds the collapse benchmark calibrated and recorded."""
+    import json
+    from pathlib import Path
+
+    from synthos.collapse.thresholds import load_thresholds
+
+    thresholds, provenance = load_thresholds()
+    record = json.loads((Path(__file__).parents[1] / "benchmarks" / "collapse"
+                         / "thresholds.json").read_text())
+    assert thresholds == record["thresholds"]
+    assert set(thresholds) == set(DIMENSIONS)
+    assert provenance.startswith("calibrated on " + ", ".join(record["calibration_datasets"]))

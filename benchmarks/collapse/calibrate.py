@@ -238,8 +238,8 @@ def calibrate(scores: np.ndarray, collapsed: np.ndarray, fpr_bound: float = FPR_
        ``start_margin``, rounded down to the grid: no healthy case is flagged.
     2. Coordinate ascent over the grid 0, step, ..., 100: for each dimension in turn, take the
        threshold that maximizes balanced accuracy while the calibration false-positive rate
-       stays at most ``fpr_bound``; among equal balanced accuracies, the lowest threshold.
-       Repeat until a pass changes nothing.
+       stays at most ``fpr_bound``; a dimension moves only when that strictly raises balanced
+       accuracy. Repeat until a pass changes nothing.
        No threshold goes above ``cap`` (:func:`chance_cap` by default): above it, chance
        alone would flag more healthy cases than the goal allows, whatever the calibration
        cases say.
@@ -264,7 +264,9 @@ def calibrate(scores: np.ndarray, collapsed: np.ndarray, fpr_bound: float = FPR_
             best_t, best_b = t[d], objective(t)[1]
             for g in grid:
                 ok, b = objective({**t, d: float(g)})
-                if ok and (b > best_b + 1e-12 or (abs(b - best_b) <= 1e-12 and g < best_t)):
+                # Strict improvement only: a dimension that adds nothing on these cases keeps
+                # its safe start, and still guards against failures they do not show.
+                if ok and b > best_b + 1e-12:
                     best_t, best_b = float(g), b
             if best_t != t[d]:
                 t[d], changed = best_t, True
@@ -301,9 +303,11 @@ PROCEDURE = (
     "starts at the lowest score any healthy case got on it minus {margin:g} points (rounded "
     "down to the grid, so no healthy case is flagged); coordinate ascent then moves one "
     "dimension at a time to the grid value that maximizes balanced accuracy subject to a "
-    "calibration false-positive rate of at most {bound:.1%} (ties go to the lower threshold), "
-    "until a full pass changes nothing; finally each threshold is lowered by {safety} grid "
-    "step(s) wherever that loses no calibration detection, as a margin for unseen data. The "
+    "calibration false-positive rate of at most {bound:.1%}, moving only when that strictly "
+    "raises it (a dimension redundant on these cases keeps its safe start, to guard against "
+    "failures they do not show), until a full pass changes nothing; finally each threshold "
+    "is lowered by {safety} grid step(s) wherever that loses no calibration detection, as a "
+    "margin for unseen data. The "
     "cap of {cap:g} is where chance alone would flag {chance:.0%} of healthy cases: each "
     "statistic's z divides by a null spread from 5 halvings, so it is Student-t with 4 degrees "
     "of freedom on healthy data, and any of the {count} statistics flags (Bonferroni); higher "

@@ -43,6 +43,7 @@ WARN_MARGIN = 5.0
 _CHEAP_ROWS = 25_000   # per side, for statistics linear in rows
 _COSTLY_ROWS = 3_000   # per side, for pairwise and nearest-neighbour statistics
 _C2ST_ROWS = 5_000
+_CHEAP_SPLITS_FACTOR = 2
 
 DIMENSIONS: dict[str, tuple[str, ...]] = {
     "distribution_fidelity": ("marginal_distance", "missingness"),
@@ -84,7 +85,7 @@ STAT_HELP = {
     "target_signal_loss": "mean loss of mutual information with the target",
     "tail_mass_loss": "share of the reference's outer 5% tail mass that is missing",
     "spread_loss": "mean shrinkage of standard deviations",
-    "rare_category_loss": "share of rare reference categories (<5% of rows) absent",
+    "rare_category_loss": "share of the mass of rare reference categories (<5% of rows) absent",
     "entropy_loss": "mean relative loss of per-column entropy",
     "duplicate_rate": "share of rows repeating another row",
     "vendi_loss": "relative loss of Vendi score (effective number of distinct rows)",
@@ -190,7 +191,8 @@ def detect_collapse(synthetic: pd.DataFrame, reference: pd.DataFrame, kinds: dic
         Dimension -> score below which it fails; the calibrated thresholds (or
         :data:`DEFAULT_THRESHOLD`) for the others.
     splits_count : int, default 5
-        Real-vs-real halvings of the reference behind each null.
+        Real-vs-real halvings of the reference behind each null of the costly (pairwise,
+        nearest-neighbour) statistics; the cheap ones get twice as many.
     seed : int, default 0
         Seed of the splits, subsamples and classifier: same inputs, same scores.
     """
@@ -252,7 +254,8 @@ def _detect(synthetic: pd.DataFrame, reference: pd.DataFrame, kinds: dict[str, s
 def _split_statistics(prep: Prepared, ctx: Context, count: int, seed: int
                       ) -> dict[str, StatResult]:
     syn, ref = prep.synthetic, prep.reference
-    tiers = {False: splits(syn.n, ref.n, count, seed, _CHEAP_ROWS),
+    # Cheap statistics get twice the halvings: a spread from 5 values is a rough estimate.
+    tiers = {False: splits(syn.n, ref.n, _CHEAP_SPLITS_FACTOR * count, seed, _CHEAP_ROWS),
              True: splits(syn.n, ref.n, count, seed + 1, _COSTLY_ROWS)}
     obs: dict[str, list[Stat]] = {}
     null: dict[str, list[Stat]] = {}
@@ -280,6 +283,7 @@ def _split_statistics(prep: Prepared, ctx: Context, count: int, seed: int
     for name in obs:
         costly = _TABLE_STATS.get(name, (None, True))[1]
         floor = 1.0 / max(sizes[costly], 1) if name in _RATES else 1e-3
+        floor = max([floor] + [st.floor for st in obs[name] + null[name] if st.floor])
         o = [s.value for s in obs[name]]
         n = [s.value for s in null[name]]
         value, m0, s0, z = _summarize(o, n, floor)
@@ -309,9 +313,10 @@ def _classifier(prep: Prepared, ctx: Context, synthetic: pd.DataFrame, seed: int
 
 def column_shapes(prep: Prepared) -> dict:
     """SDMetrics' Column Shapes: mean of KSComplement (numeric, datetime) and TVComplement
-    (categorical, boolean) over columns, on the whole samples."""
+    (categorical, boolean) over columns, on the whole samples and the values as given."""
     syn, ref = prep.synthetic, prep.reference
-    per = {n: 1.0 - statistics.ks(np.round(syn.numeric[:, i], 14), np.round(ref.numeric[:, i], 14))
+    syn_num, ref_num = prep.raw_numeric or (syn.numeric, ref.numeric)
+    per = {n: 1.0 - statistics.ks(np.round(syn_num[:, i], 14), np.round(ref_num[:, i], 14))
            for i, n in enumerate(prep.numeric_names)}
     per.update({n: 1.0 - statistics.tvd(syn.codes[:, j], ref.codes[:, j])
                 for j, n in enumerate(prep.categorical_names)})

@@ -119,9 +119,14 @@ class VendiReference:
         self.score = vendi(sub, self.bandwidth)
 
     def loss(self, ex: np.ndarray) -> Stat:
-        """1 - Vendi(X) / Vendi(R) on equal-size subsamples, with R's bandwidth."""
+        """1 - Vendi(X) / Vendi(R) on equal-size subsamples, with R's bandwidth.
+
+        Signed (a gain of diversity is negative), so that its null has the spread of real
+        data on both sides: clipped at 0, halves more diverse than the reference all give 0
+        and the null spread collapses to its floor.
+        """
         sub = ex[self.rng.choice(len(ex), min(self.rows, len(ex)), replace=False)]
-        return Stat(max(0.0, 1.0 - vendi(sub.astype(np.float64), self.bandwidth) / self.score))
+        return Stat(1.0 - vendi(sub.astype(np.float64), self.bandwidth) / self.score)
 
 
 def spectrum(numeric: np.ndarray) -> np.ndarray:
@@ -141,9 +146,12 @@ def effective_rank(eig: np.ndarray) -> float:
 
 
 def effective_rank_loss(x: Encoded, r: Encoded, ctx: Context) -> Stat:
-    """1 - effective rank of X's numeric correlations over R's: variance in fewer directions."""
+    """1 - effective rank of X's numeric correlations over R's: variance in fewer directions.
+
+    Signed, like :meth:`VendiReference.loss`, so the null keeps its spread.
+    """
     er = effective_rank(spectrum(r.numeric))
-    return Stat(max(0.0, 1.0 - effective_rank(spectrum(x.numeric)) / er) if er else 0.0)
+    return Stat(1.0 - effective_rank(spectrum(x.numeric)) / er if er else 0.0)
 
 
 def spectrum_distance(x: Encoded, r: Encoded, ctx: Context) -> Stat:

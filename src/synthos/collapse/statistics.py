@@ -25,8 +25,16 @@ _BINS = 10
 
 @dataclass
 class Stat:
+    """A statistic's value (larger is worse), its parts, and the smallest change that counts.
+
+    ``floor``, when set, is the statistic's own unit of change (one category of many, say):
+    the null spread is never taken below it, because a spread estimated from a few halvings
+    can come out near zero.
+    """
+
     value: float
     parts: dict[str, float] = field(default_factory=dict)
+    floor: float | None = None
 
 
 @dataclass
@@ -236,18 +244,31 @@ def spread_loss(x: Encoded, r: Encoded, ctx: Context) -> Stat:
 
 
 def rare_category_loss(x: Encoded, r: Encoded, ctx: Context) -> Stat:
-    """Share of the reference's rare categories (under 5% of rows) absent from X."""
-    parts = {}
+    """Share of the reference's rare-category mass (levels under 5% of rows) absent from X.
+
+    Weighted by mass, so a level seen once counts for one row, not for a whole category. Its
+    floor is the spread sampling alone gives: a level of share p is absent from n rows drawn
+    from the reference with probability q = (1 - p)^n, independently per level.
+    """
+    parts, variance = {}, 0.0
     for j, name in enumerate(ctx.categorical_names):
         rc, xc = r.codes[:, j], x.codes[:, j]
         rc = rc[rc >= 0]
         if len(rc) == 0:
             continue
         values, counts = np.unique(rc, return_counts=True)
-        rare = values[counts / len(rc) < _RARE_SHARE]
-        if len(rare):
-            parts[name] = float(1.0 - np.isin(rare, xc).mean())
-    return Stat(float(np.mean(list(parts.values()))) if parts else 0.0, parts)
+        share = counts / len(rc)
+        rare = share < _RARE_SHARE
+        if not rare.any():
+            continue
+        weight = share[rare] / share[rare].sum()
+        parts[name] = float(weight[~np.isin(values[rare], xc)].sum())
+        absent = (1.0 - share[rare]) ** len(xc)
+        variance += float((weight**2 * absent * (1.0 - absent)).sum())
+    if not parts:
+        return Stat(0.0)
+    return Stat(float(np.mean(list(parts.values()))), parts,
+                floor=float(np.sqrt(variance)) / len(parts))
 
 
 # --- diversity ------------------------------------------------------------------------------
