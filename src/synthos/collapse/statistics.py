@@ -89,7 +89,7 @@ def missingness(x: Encoded, r: Encoded, ctx: Context) -> Stat:
 # --- dependence -----------------------------------------------------------------------------
 
 
-def _discretize(x: Encoded, r: Encoded, ctx: Context) -> tuple[np.ndarray, np.ndarray, list[str]]:
+def discretize(x: Encoded, r: Encoded, ctx: Context) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """Numeric columns in reference-quantile bins, plus the narrow categorical codes.
 
     Missing values get a bin of their own so a change in missingness shows as dependence.
@@ -104,10 +104,9 @@ def _discretize(x: Encoded, r: Encoded, ctx: Context) -> tuple[np.ndarray, np.nd
         names.append(name)
     for j, name in enumerate(ctx.categorical_names):
         if ctx.narrow[j]:
-            cols_x.append(np.where(x.codes[:, j] < 0, x.codes[:, j].max(initial=0) + 1,
-                                   x.codes[:, j]))
-            cols_r.append(np.where(r.codes[:, j] < 0, r.codes[:, j].max(initial=0) + 1,
-                                   r.codes[:, j]))
+            # Codes are shared by both tables and -1 (missing) is already a level of its own.
+            cols_x.append(x.codes[:, j])
+            cols_r.append(r.codes[:, j])
             names.append(name)
     shape = (len(x.row_hash), 0), (len(r.row_hash), 0)
     bx = np.column_stack(cols_x) if cols_x else np.empty(shape[0], int)
@@ -192,7 +191,7 @@ def association_change(x: Encoded, r: Encoded, ctx: Context) -> Stat:
 
 def mutual_information_change(x: Encoded, r: Encoded, ctx: Context) -> Stat:
     """Mean absolute change of pairwise mutual information on binned columns."""
-    bx, br, names = _discretize(x, r, ctx)
+    bx, br, names = discretize(x, r, ctx)
     parts = {}
     for i in range(len(names)):
         for j in range(i + 1, len(names)):
@@ -203,7 +202,7 @@ def mutual_information_change(x: Encoded, r: Encoded, ctx: Context) -> Stat:
 
 def target_signal_loss(x: Encoded, r: Encoded, ctx: Context) -> Stat:
     """Mean loss of mutual information between each feature and the target (gains are free)."""
-    bx, br, names = _discretize(x, r, ctx)
+    bx, br, names = discretize(x, r, ctx)
     if ctx.target not in names:
         return Stat(0.0)
     t = names.index(ctx.target)
@@ -274,7 +273,8 @@ def rare_category_loss(x: Encoded, r: Encoded, ctx: Context) -> Stat:
 # --- diversity ------------------------------------------------------------------------------
 
 
-def _entropy(codes: np.ndarray) -> float:
+def entropy(codes: np.ndarray) -> float:
+    """Plug-in Shannon entropy (nats) of a vector of discrete codes."""
     _, counts = np.unique(codes, return_counts=True)
     p = counts / counts.sum()
     return float(-(p * np.log(p)).sum())
@@ -282,12 +282,12 @@ def _entropy(codes: np.ndarray) -> float:
 
 def entropy_loss(x: Encoded, r: Encoded, ctx: Context) -> Stat:
     """Mean loss of per-column entropy (binned numerics, categories), relative to R's."""
-    bx, br, names = _discretize(x, r, ctx)
+    bx, br, names = discretize(x, r, ctx)
     parts = {}
     for i, name in enumerate(names):
-        hr = _entropy(br[:, i])
+        hr = entropy(br[:, i])
         if hr > 0:
-            parts[name] = max(0.0, hr - _entropy(bx[:, i])) / hr
+            parts[name] = max(0.0, hr - entropy(bx[:, i])) / hr
     return Stat(float(np.mean(list(parts.values()))) if parts else 0.0, parts)
 
 
