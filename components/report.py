@@ -14,6 +14,7 @@ def write_report(
     reference_schema: Input[Artifact],
     alignment: Input[Artifact],
     collapse: Input[Artifact],
+    diversity: Input[Artifact],
     out_uri: str,
     profile: str,
     target: str,
@@ -34,6 +35,7 @@ def write_report(
         "reference_schema": reference_schema.path,
         "alignment": alignment.path,
         "collapse": collapse.path,
+        "diversity": diversity.path,
     }
     values = stages.report(out_uri, files, profile_name=profile, target=target,
                            tracking_uri=tracking_uri, experiment=experiment, run_id=run_id,

@@ -15,6 +15,7 @@ import os
 import re
 import shutil
 import tempfile
+import threading
 import time
 import warnings
 from collections.abc import Callable, Iterator
@@ -30,6 +31,9 @@ TASK_LABELS = {
     "load-dataset-2": "load reference",
     "align-schema": "align schema",
     "detect-collapse": "detect collapse",
+    "plan-diversity-shards": "plan diversity shards",
+    "sketch-shard": "sketch shard",
+    "analyze-diversity": "analyze diversity",
     "write-report": "report",
     "finish-tracking": "finish tracking",
 }
@@ -65,14 +69,18 @@ class _ProgressStream(io.TextIOBase):
         self.log = io.StringIO()
         self._pending = ""
         self._started: dict[str, float] = {}
+        # ParallelFor iterations run on threads that print at the same time.
+        self._lock = threading.Lock()
 
     def writable(self) -> bool:
         return True
 
     def write(self, text: str) -> int:
-        self.log.write(text)
-        self._pending += text
-        *lines, self._pending = self._pending.split("\n")
+        with self._lock:
+            self.log.write(text)
+            self._pending += text
+            *lines, self._pending = self._pending.split("\n")
+        # Outside the lock: an event handler may print, and kfp routes print back here.
         for line in lines:
             self._line(_ANSI.sub("", line))
         return len(text)

@@ -1,7 +1,8 @@
 """The validation DAG of DESIGN.md, as far as its stages exist.
 
 load(synthetic) ─┐
-load(reference) ─┴─> align schema ─> detect collapse ─> report
+load(reference) ─┴─> align schema ─┬─> detect collapse ─────────────────────────────┬─> report
+                                   └─> plan shards ─> ParallelFor(sketch shard) ─> diversity ┘
 
 One definition serves the cluster (compiled to ``compiled/validation.yaml``) and the local
 runner (:mod:`synthos_pipelines.local`).
@@ -11,6 +12,7 @@ from kfp import dsl
 
 from synthos_components.align import align_schema
 from synthos_components.collapse import detect_collapse
+from synthos_components.diversity import analyze_diversity, plan_diversity_shards, sketch_shard
 from synthos_components.load import load_dataset
 from synthos_components.report import write_report
 from synthos_components.tracking import finish_tracking, start_tracking
@@ -32,6 +34,7 @@ def validation_pipeline(
     experiment: str = "synthos-validation",
     run_name: str = "",
     params_json: str = "{}",
+    row_groups_per_shard: int = 32,
 ):
     closing = finish_tracking(tracking_uri=tracking_uri, experiment=experiment,
                               job_id=dsl.PIPELINE_JOB_ID_PLACEHOLDER)
@@ -58,6 +61,18 @@ def validation_pipeline(
             alignment=aligned.outputs["alignment"],
             target=target, seed=seed, tracking_uri=tracking_uri, run_id=opened.output)
         scored.set_display_name("detect-collapse")
+        planned = plan_diversity_shards(synthetic_uri=synthetic_uri, reference_uri=reference_uri,
+                                        row_groups_per_shard=row_groups_per_shard)
+        planned.set_display_name("plan-diversity-shards")
+        planned.after(aligned)  # inputs already checked by the load stages
+        with dsl.ParallelFor(planned.output, name="diversity-shards") as shard:
+            sketched = sketch_shard(shard=shard, alignment=aligned.outputs["alignment"],
+                                    seed=seed)
+            sketched.set_display_name("sketch-shard")
+            sketched.set_caching_options(False)
+        diverse = analyze_diversity(states=dsl.Collected(sketched.outputs["state"]), seed=seed,
+                                    tracking_uri=tracking_uri, run_id=opened.output)
+        diverse.set_display_name("analyze-diversity")
         reported = write_report(
             synthetic_sample=loads["synthetic"].outputs["sample"],
             reference_sample=loads["reference"].outputs["sample"],
@@ -65,9 +80,11 @@ def validation_pipeline(
             reference_schema=loads["reference"].outputs["schema"],
             alignment=aligned.outputs["alignment"],
             collapse=scored.outputs["result"],
+            diversity=diverse.outputs["result"],
             out_uri=out_uri, profile=profile, target=target, tracking_uri=tracking_uri,
             experiment=experiment, run_id=opened.output)
         reported.set_display_name("report")
     # Every stage logs to MLflow or publishes files: none may be skipped by the cache.
-    for task in (opened, closing, *loads.values(), aligned, scored, reported):
+    for task in (opened, closing, *loads.values(), aligned, scored, planned, diverse,
+                 reported):
         task.set_caching_options(False)

@@ -29,16 +29,19 @@ def _spec() -> dict:
 
 
 def _tasks(spec: dict) -> dict:
+    """Every task that runs a container, at any depth (groups such as the exit handler and
+    the ParallelFor are left out: they run nothing themselves)."""
     tasks = dict(spec["root"]["dag"]["tasks"])
     for comp in spec["components"].values():
         tasks.update(comp.get("dag", {}).get("tasks", {}))
-    return tasks
+    groups = {name for name, comp in spec["components"].items() if "dag" in comp}
+    return {k: v for k, v in tasks.items() if v["componentRef"]["name"] not in groups}
 
 
 def test_every_task_has_caching_off() -> None:
     """Every stage logs to MLflow or publishes files: none may be served from the cache."""
-    tasks = {k: v for k, v in _tasks(_spec()).items() if k != "exit-handler-1"}
-    assert len(tasks) == 7
+    tasks = _tasks(_spec())
+    assert len(tasks) == 10
     for name, task in tasks.items():
         # KFP writes an empty cachingOptions for "off"; {enableCache: true} when on.
         assert task["cachingOptions"] == {}, name
@@ -47,7 +50,7 @@ def test_every_task_has_caching_off() -> None:
 def test_every_executor_runs_our_pinned_image() -> None:
     """One image everywhere, with an immutable version tag, and no kfp install at runtime."""
     executors = _spec()["deploymentSpec"]["executors"]
-    assert len(executors) == 7  # the two loads are separate executors
+    assert len(executors) == 10  # the two loads are separate executors
     for name, spec in executors.items():
         container = spec["container"]
         assert container["image"] == IMAGE, name
@@ -57,7 +60,22 @@ def test_every_executor_runs_our_pinned_image() -> None:
 
 def test_progress_labels_cover_the_dag() -> None:
     """The local progress lines name every task of the compiled DAG, and nothing else."""
-    assert set(_tasks(_spec())) - {"exit-handler-1"} == set(TASK_LABELS)
+    assert set(_tasks(_spec())) == set(TASK_LABELS)
+
+
+def test_diversity_fans_out_over_shards_and_merges_once() -> None:
+    """The sketch task runs inside a ParallelFor over the planned shards, and one analysis
+    task takes all of their states (dsl.Collected)."""
+    spec = _spec()
+    loop = spec["root"]["dag"]["tasks"]["exit-handler-1"]
+    handler = spec["components"][loop["componentRef"]["name"]]["dag"]["tasks"]
+    name, fan = next((k, t) for k, t in handler.items() if "parameterIterator" in t)
+    assert fan["parameterIterator"]["items"]["inputParameter"].endswith(
+        "plan-diversity-shards-Output")
+    body = spec["components"][fan["componentRef"]["name"]]["dag"]["tasks"]
+    assert set(body) == {"sketch-shard"}
+    states = handler["analyze-diversity"]["inputs"]["artifacts"]["states"]
+    assert states["taskOutputArtifact"]["producerTask"] == name
 
 
 def test_dockerfile_builds_the_image_the_components_name() -> None:

@@ -18,8 +18,7 @@ from synthos.tracking.mlflow_run import default_tracking_uri
 DESIGN_FIELDS = {"schema_version", "collapse_detected", "verdict", "dimensions", "risk_score",
                  "predicted_accuracy", "diversity", "localization", "recommendations", "inputs",
                  "mlflow", "timings_s"}
-NOT_BUILT = ("risk_score", "predicted_accuracy", "diversity", "localization",
-             "recommendations")
+NOT_BUILT = ("risk_score", "predicted_accuracy", "localization", "recommendations")
 
 
 @pytest.fixture(scope="module")
@@ -35,9 +34,9 @@ def test_demo_exits_zero_and_writes_every_output(demo_run: dict) -> None:
     """The README's first command leaves summary.json, report.html and the stage outputs."""
     assert demo_run["code"] == 0
     names = sorted(p.name for p in demo_run["out"].iterdir())
-    assert names == ["alignment.json", "collapse.json", "inputs", "reference.parquet",
-                     "reference.schema.json", "report.html", "summary.json",
-                     "synthetic.parquet", "synthetic.schema.json"]
+    assert names == ["alignment.json", "collapse.json", "diversity.json", "inputs",
+                     "reference.parquet", "reference.schema.json", "report.html",
+                     "summary.json", "synthetic.parquet", "synthetic.schema.json"]
 
 
 def test_summary_follows_the_contract(demo_run: dict) -> None:
@@ -64,7 +63,7 @@ def test_summary_follows_the_contract(demo_run: dict) -> None:
     assert syn["columns"] == ref["columns"] == 31
     assert syn["uri"].endswith("synthetic.csv") and ref["uri"].endswith("reference.parquet")
     assert set(summary["timings_s"]) == {"load_synthetic", "load_reference", "align",
-                                         "collapse", "report"}
+                                         "collapse", "diversity", "report"}
     assert all(v >= 0 for v in summary["timings_s"].values())
     assert summary["target"] == "diagnosis"
     assert summary["alignment"]["task"] == "classification"
@@ -108,6 +107,8 @@ def test_mlflow_run_has_params_metrics_and_artifacts(demo_run: dict) -> None:
     for d in summary["dimensions"]:
         assert run[f"metrics.collapse.{d['name']}"] == pytest.approx(d["score"])
     assert run["metrics.collapse.collapse_detected"] == float(summary["collapse_detected"])
+    for name, value in summary["diversity"]["metrics"].items():
+        assert run[f"metrics.diversity.{name}"] == pytest.approx(value)
     client = mlflow.MlflowClient(summary["mlflow"]["tracking_uri"])
     names = {a.path for a in client.list_artifacts(summary["mlflow"]["run_id"])}
     assert names == {"summary.json", "report.html"}
@@ -142,8 +143,10 @@ def test_progress_lines_name_each_stage(tmp_path: Path, capsys: pytest.CaptureFi
     err = capsys.readouterr().err.splitlines()
     done = [line.split("✓ ", 1)[1].split(":")[0] for line in err if "✓" in line]
     assert done[0] == "start tracking" and done[-1] == "finish tracking"
-    assert sorted(done[1:-1]) == ["align schema", "detect collapse", "load reference",
-                                  "load synthetic", "report"]
+    # One sketch task per input: the demo's inputs are single files below the shard limit.
+    assert sorted(done[1:-1]) == ["align schema", "analyze diversity", "detect collapse",
+                                  "load reference", "load synthetic", "plan diversity shards",
+                                  "report", "sketch shard", "sketch shard"]
     assert all(line.startswith("[") and "s]" in line for line in err)
 
 
@@ -233,3 +236,46 @@ def test_validate_scores_a_benchmark_case_as_the_benchmark_does(tmp_path: Path) 
     assert {d["name"]: d["score"] for d in summary["dimensions"]} == direct
     assert summary["verdict"] == "collapse"
     assert direct["diversity_entropy"] < 20  # the refilled survivors repeat rows
+
+
+def test_diversity_in_summary_report_and_output(demo_run: dict) -> None:
+    """The diversity stage fills summary.json's field from one pass over each whole input."""
+    div = demo_run["summary"]["diversity"]
+    full = json.loads((demo_run["out"] / "diversity.json").read_text())
+    assert full["synthetic"]["rows"] == 285 and full["reference"]["rows"] == 284
+    assert div["shards"] == {"synthetic": 1, "reference": 1}
+    assert div["metrics"] == full["metrics"]
+    # The demo's synthetic rows are draws from a Gaussian: no two repeat, like the real ones.
+    assert div["duplicates"]["synthetic"]["value"] == 0.0
+    assert 0.9 <= div["strata"]["mass_coverage"] <= 1.0
+    assert [c["column"] for c in div["columns"]] == demo_run["summary"]["alignment"]["common"]
+    html = (demo_run["out"] / "report.html").read_text()
+    assert "<h2>Diversity</h2>" in html and "Normalized entropy per column" in html
+
+
+def test_a_parquet_input_with_many_row_groups_fans_out(tmp_path: Path) -> None:
+    """Above the row-group threshold the sketches run per shard in a ParallelFor and merge
+    to exactly the whole-table counts: rows, missing values, duplicates."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rng = np.random.default_rng(0)
+    n = 6000
+    frame = pd.DataFrame({"x": rng.normal(size=n), "k": rng.choice(["a", "b", "c"], n),
+                          "m": np.where(rng.random(n) < 0.1, np.nan, rng.normal(size=n))})
+    frame.iloc[5000:] = frame.iloc[:1000].to_numpy()  # 1000 duplicate rows
+    pq.write_table(pa.Table.from_pandas(frame, preserve_index=False),
+                   tmp_path / "syn.parquet", row_group_size=500)  # 12 row groups
+    frame.iloc[:3000].to_parquet(tmp_path / "ref.parquet")
+    out = tmp_path / "out"
+    code = main(["validate", str(tmp_path / "syn.parquet"), "--reference",
+                 str(tmp_path / "ref.parquet"), "--out", str(out), "--quiet",
+                 "--row-groups-per-shard", "4"])
+    assert code == 0
+    div = json.loads((out / "diversity.json").read_text())
+    assert div["shards"] == {"synthetic": 3, "reference": 1}
+    assert div["synthetic"]["rows"] == n
+    assert div["duplicates"]["synthetic"]["duplicates"] == int(frame.duplicated().sum())
+    missing = next(c for c in div["columns"] if c["column"] == "m")["missing_rate"]
+    assert missing["synthetic"] == pytest.approx(frame["m"].isna().mean(), abs=1e-12)

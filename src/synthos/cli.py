@@ -44,6 +44,9 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--sample-rows", type=_positive, default=100_000,
                    help="rows kept in each input's uniform sample (default 100000)")
     v.add_argument("--seed", type=int, default=0, help="seed of the samples (default 0)")
+    v.add_argument("--row-groups-per-shard", type=int, default=32,
+                   help="the diversity pass fans out over shards of about this many row "
+                   "groups when a Parquet input has more (default 32; 0: never)")
     v.add_argument("--experiment", default="synthos-validation", help="MLflow experiment")
     v.add_argument("--work-dir", default=None,
                    help="keep KFP's local pipeline root here (default: temporary, removed)")
@@ -59,6 +62,19 @@ def build_parser() -> argparse.ArgumentParser:
     d = sub.add_parser("demo", help="build the bundled demo pair and validate it")
     d.add_argument("--out", default="synthos-demo", help="output folder (default: ./synthos-demo)")
     d.add_argument("--quiet", action="store_true", help="no progress lines")
+
+    p = sub.add_parser("prescreen", help="the pre-screen's signature library")
+    psub = p.add_subparsers(dest="prescreen_command", required=True, parser_class=_Parser)
+    b = psub.add_parser("build-library", help="seed a signature library from the collapse "
+                        "benchmark's labelled cases (needs a checkout of the repository)")
+    b.add_argument("--library", default=None,
+                   help="library: path, s3:// or gs:// folder (default: $SYNTHOS_HOME/signatures)")
+    b.add_argument("--datasets", nargs="+", default=["calibration"], metavar="NAME",
+                   help="benchmark datasets: calibration, held_out, all, or dataset names "
+                   "(default: calibration)")
+    b.add_argument("--seeds", type=_non_negative, nargs="+", default=[0, 1, 2],
+                   help="seeds of the cases, each its own split and corruptions (default: 0 1 2)")
+    b.add_argument("--quiet", action="store_true", help="no progress lines")
     return parser
 
 
@@ -69,11 +85,18 @@ def _positive(text: str) -> int:
     return value
 
 
+def _non_negative(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be at least 0, got {value}")
+    return value
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return {"validate": cmd_validate, "inspect": cmd_inspect, "compile": cmd_compile,
-                "demo": cmd_demo}[args.command](args)
+                "demo": cmd_demo, "prescreen": cmd_prescreen}[args.command](args)
     except SynthosInputError as err:
         print(f"synthos: {err}", file=sys.stderr)
         return EXIT_INPUT
@@ -89,6 +112,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
     summary = validate(args.synthetic, args.reference, target=args.target, out=args.out,
                        profile=args.profile, sample_rows=args.sample_rows, seed=args.seed,
                        experiment=args.experiment, work_dir=args.work_dir,
+                       row_groups_per_shard=args.row_groups_per_shard,
                        on_event=progress.event if progress else None)
     if summary is None:
         return EXIT_FAILED
@@ -106,7 +130,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return cmd_validate(argparse.Namespace(
         synthetic=syn, reference=ref, target="diagnosis", out=args.out, profile="quick",
         fail_on_collapse=False, sample_rows=100_000, seed=0, experiment="synthos-demo",
-        work_dir=None, quiet=args.quiet))
+        work_dir=None, row_groups_per_shard=32, quiet=args.quiet))
 
 
 def cmd_inspect(args: argparse.Namespace) -> int:
@@ -128,6 +152,26 @@ def cmd_inspect(args: argparse.Namespace) -> int:
         print(f"    {c.name:<{width}}  {c.kind:<11}  {c.arrow_type:<14}  "
               f"missing {100 * c.missing_rate:5.1f}%  distinct {c.distinct:,}")
     print(f"  ({time.perf_counter() - started:.2f}s)")
+    return EXIT_OK
+
+
+def cmd_prescreen(args: argparse.Namespace) -> int:
+    from synthos.prescreen.seed import build_library, default_library_uri
+
+    uri = args.library or default_library_uri()
+    counts: dict[str, int] = {}
+
+    def progress(case: Any, sig: Any) -> None:
+        counts[case.dataset] = counts.get(case.dataset, 0) + 1
+        if not args.quiet and case.family == "duplicates" and case.severity == "high":
+            print(f"{case.dataset} seed {case.seed}: {counts[case.dataset]} cases",
+                  file=sys.stderr, flush=True)
+
+    report = build_library(uri, args.datasets, args.seeds, on_case=progress)
+    healthy = report.kinds.get("healthy", 0)
+    print(f"added {report.added} entries ({healthy} healthy, {report.added - healthy} "
+          f"collapsed) to {report.uri}; it now holds {report.entries} "
+          f"({report.seconds:.1f}s)")
     return EXIT_OK
 
 
@@ -155,7 +199,10 @@ class _Progress:
             mark = "✓" if ev.status == "SUCCESS" else "✗"
             word = "done" if ev.status == "SUCCESS" else "FAILED"
             line = f"[{clock:6.1f}s] {mark} {ev.label}: {word} in {ev.elapsed_s:.1f}s"
-        print(line, file=self.stream, flush=True)
+        # One write, not print: kfp.local swaps builtins.print while tasks run, and parallel
+        # tasks would interleave a print's text and its newline.
+        self.stream.write(line + "\n")
+        self.stream.flush()
 
 
 def _print_outcome(summary: dict, out: str) -> None:

@@ -34,6 +34,7 @@ OUTPUT_FILES = {
     "reference_schema": "reference.schema.json",
     "alignment": "alignment.json",
     "collapse": "collapse.json",
+    "diversity": "diversity.json",
     "report": "report.html",
     "summary": "summary.json",
 }
@@ -128,6 +129,61 @@ def collapse(synthetic_sample_path: str, reference_sample_path: str, alignment_p
 
 
 @stage
+def diversity_plan(synthetic_uri: str, reference_uri: str,
+                   row_groups_per_shard: int) -> list[dict]:
+    """The shards of both inputs for the diversity pass (one per input unless a Parquet
+    input has more row groups than ``row_groups_per_shard``)."""
+    from synthos.diversity.shards import plan_shards
+
+    return (plan_shards(synthetic_uri, "synthetic", row_groups_per_shard)
+            + plan_shards(reference_uri, "reference", row_groups_per_shard))
+
+
+@stage
+def diversity_shard(shard: dict, alignment_path: str, seed: int, state_path: str
+                    ) -> dict[str, float]:
+    """One streaming pass of mergeable sketches over one shard (the compared columns only)."""
+    from synthos.diversity import sketch_state
+    from synthos.diversity.shards import row_group_list, state_bytes
+
+    started = time.perf_counter()
+    kinds = read_json(alignment_path)["kinds"]
+    state = sketch_state(shard["uri"], kinds, row_groups=row_group_list(shard["row_groups"]),
+                         seed=seed)
+    write_bytes(state_path, state_bytes(shard["role"], state))
+    return {"rows": state.rows, "seconds": time.perf_counter() - started}
+
+
+@stage
+def diversity(state_paths: list[str], seed: int, result_path: str, html_path: str,
+              tracking_uri: str = "", run_id: str = "") -> dict[str, float]:
+    """Merge the shards of each input and analyze the diversity of the synthetic table
+    beside the reference; returns the key numbers as metrics."""
+    from synthos.diversity import analyze_states, merge_states
+    from synthos.diversity.shards import read_state
+    from synthos.report.diversity_html import render_diversity
+    from synthos.report.html import page
+
+    started = time.perf_counter()
+    states: dict[str, list] = {"synthetic": [], "reference": []}
+    for path in state_paths:
+        with open(path, "rb") as fh:
+            role, state = read_state(fh.read(), path)
+        states[role].append(state)
+    result = analyze_states(merge_states(states["synthetic"]), merge_states(states["reference"]),
+                            seed=seed)
+    doc = result.to_dict()
+    doc["shards"] = {role: len(parts) for role, parts in states.items()}
+    doc["seconds"] = time.perf_counter() - started
+    write_json(result_path, doc)
+    write_bytes(html_path, page("Synthos diversity", render_diversity(doc)).encode())
+    metrics = result.metrics(prefix="")
+    metrics["seconds"] = doc["seconds"]
+    _track("diversity", metrics, tracking_uri, run_id)
+    return metrics
+
+
+@stage
 def report(out_uri: str, files: dict[str, str], *, profile_name: str, target: str,
            tracking_uri: str, experiment: str, run_id: str, summary_path: str,
            html_path: str) -> dict[str, float]:
@@ -147,16 +203,20 @@ def report(out_uri: str, files: dict[str, str], *, profile_name: str, target: st
     reference = read_json(files["reference_schema"])
     alignment = read_json(files["alignment"])
     collapse_doc = read_json(files["collapse"])
+    diversity_doc = read_json(files["diversity"]) if files.get("diversity") else None
     timings = {"load_synthetic": synthetic["seconds"], "load_reference": reference["seconds"],
                "align": alignment["seconds"], "collapse": collapse_doc["seconds"]}
+    if diversity_doc is not None:
+        timings["diversity"] = diversity_doc["seconds"]
     tracking = {"tracking_uri": tracking_uri or None, "experiment": experiment or None,
                 "run_id": run_id or None}
     timings["report"] = time.perf_counter() - started
     summary = build_summary(synthetic, reference, alignment, collapse_doc,
                             profile=profile_name, target=target, mlflow=tracking,
-                            timings_s=timings)
+                            timings_s=timings, diversity=diversity_doc)
     write_json(summary_path, summary)
-    write_bytes(html_path, render_report(summary, synthetic, reference, collapse_doc).encode())
+    write_bytes(html_path, render_report(summary, synthetic, reference, collapse_doc,
+                                         diversity_doc).encode())
     _track("timings_s", timings, tracking_uri, run_id)
     if run_id:
         for path in (summary_path, html_path):

@@ -52,7 +52,7 @@ def _check_output(out: str) -> None:
 def validate(synthetic: str, reference: str, *, target: str = "", out: str = "synthos-out",
              profile: str = "quick", sample_rows: int = 100_000, seed: int = 0,
              experiment: str = "synthos-validation", tracking_uri: str | None = None,
-             work_dir: str | None = None,
+             work_dir: str | None = None, row_groups_per_shard: int = 32,
              on_event: Callable[[Any], None] | None = None) -> dict | None:
     """Validate ``synthetic`` against ``reference``; outputs go to ``out``.
 
@@ -77,6 +77,9 @@ def validate(synthetic: str, reference: str, *, target: str = "", out: str = "sy
         MLflow tracking URI; ``MLFLOW_TRACKING_URI`` or the local SQLite store by default.
     work_dir : str, optional
         Keep KFP's local pipeline root here.
+    row_groups_per_shard : int, default 32
+        The diversity pass fans out over shards of about this many row groups when a Parquet
+        input has more; 0 never fans out.
     on_event : callable, optional
         Receives a progress event as each stage starts and ends.
 
@@ -105,7 +108,7 @@ def validate(synthetic: str, reference: str, *, target: str = "", out: str = "sy
                  "out_uri": out, "profile": profile, "sample_rows": sample_rows, "seed": seed,
                  "tracking_uri": tracking_uri, "experiment": experiment,
                  "run_name": f"{resolve(synthetic).name} vs {resolve(reference).name}",
-                 "params_json": _json(params)}
+                 "params_json": _json(params), "row_groups_per_shard": row_groups_per_shard}
     try:
         run_validation(arguments, on_event or (lambda ev: None), work_dir)
     except PipelineFailed as err:

@@ -6,6 +6,7 @@ from html import escape
 from typing import Any
 
 from synthos.report.collapse_html import render_collapse
+from synthos.report.diversity_html import render_diversity
 
 _CSS = """
 body{font:14px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem auto;
@@ -34,14 +35,15 @@ def page(title: str, body: str) -> str:
 
 
 def render_report(summary: dict[str, Any], synthetic: dict, reference: dict,
-                  collapse: dict) -> str:
-    """The HTML report for ``summary``, the schema documents and the collapse result."""
+                  collapse: dict, diversity: dict | None = None) -> str:
+    """The HTML report for ``summary``, the schema documents and the stage results."""
     parts = [
         f"<p class='muted'>synthos {escape(summary['synthos_version'])} · profile "
         f"<code>{escape(summary['profile'])}</code>"
         + (f" · target <code>{escape(summary['target'])}</code>" if summary["target"] else "")
         + "</p>",
         "<h2>Collapse</h2>" + render_collapse(collapse),
+        "<h2>Diversity</h2>" + render_diversity(diversity) if diversity else "",
         _pending(summary),
         _inputs(summary),
         _alignment(summary["alignment"], synthetic, reference),

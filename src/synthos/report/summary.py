@@ -23,7 +23,8 @@ def input_summary(schema: dict) -> dict[str, Any]:
 def build_summary(synthetic: dict, reference: dict, alignment: dict, collapse: dict, *,
                   profile: str,
                   target: str | None, mlflow: dict[str, str | None],
-                  timings_s: dict[str, float]) -> dict[str, Any]:
+                  timings_s: dict[str, float], diversity: dict | None = None
+                  ) -> dict[str, Any]:
     """Assemble ``summary.json``.
 
     Parameters
@@ -43,6 +44,8 @@ def build_summary(synthetic: dict, reference: dict, alignment: dict, collapse: d
         ``tracking_uri``, ``experiment`` and ``run_id``.
     timings_s : dict
         Stage name -> wall seconds.
+    diversity : dict, optional
+        The diversity stage's document; ``diversity`` holds :func:`diversity_summary` of it.
     """
     doc: dict[str, Any] = {"schema_version": SCHEMA_VERSION}
     doc.update(dict.fromkeys(STAGE_FIELDS))
@@ -61,4 +64,32 @@ def build_summary(synthetic: dict, reference: dict, alignment: dict, collapse: d
         "alignment": alignment,
         "synthos_version": synthos.__version__,
     })
+    if diversity is not None:
+        doc["diversity"] = diversity_summary(diversity)
     return doc
+
+
+def diversity_summary(doc: dict, listed: int = 5) -> dict[str, Any]:
+    """The ``diversity`` field: the key numbers and the rarest missing patterns of a
+    diversity document (``diversity.json`` holds all of it, sketches included)."""
+    strata = doc["strata"]
+    keep = ("strata_coverage", "mass_coverage", "expected_strata_coverage",
+            "expected_mass_coverage", "reference_strata", "synthetic_strata", "empty_count",
+            "starved_count", "novel_count", "empty_mass", "starved_mass", "novel_mass",
+            "columns")
+    near = {k: v for k, v in doc["near_duplicates"].items() if k != "examples"}
+    return {
+        "metrics": doc["metrics"],
+        "duplicates": doc["duplicates"],
+        "near_duplicates": near,
+        "vendi": doc["vendi"],
+        "strata": {**{k: strata[k] for k in keep if k in strata},
+                   **{k: strata[k][:listed] for k in ("empty", "starved", "novel",
+                                                       "empty_cells", "starved_cells")}},
+        "columns": [{k: c.get(k) for k in ("column", "kind", "normalized_entropy",
+                                            "unique_ratio", "missing_rate")}
+                    for c in doc["columns"]],
+        "text": doc["text"],
+        "embedding": doc["embedding"],
+        "shards": doc.get("shards"),
+    }
