@@ -15,12 +15,14 @@ def write_report(
     alignment: Input[Artifact],
     collapse: Input[Artifact],
     diversity: Input[Artifact],
+    prescreen: Input[Artifact],
     out_uri: str,
     profile: str,
     target: str,
     tracking_uri: str,
     experiment: str,
     run_id: str,
+    library_uri: str,
     summary: Output[Artifact],
     report: Output[HTML],
     metrics: Output[Metrics],
@@ -36,9 +38,11 @@ def write_report(
         "alignment": alignment.path,
         "collapse": collapse.path,
         "diversity": diversity.path,
+        "prescreen": prescreen.path,
     }
     values = stages.report(out_uri, files, profile_name=profile, target=target,
                            tracking_uri=tracking_uri, experiment=experiment, run_id=run_id,
-                           summary_path=summary.path, html_path=report.path)
+                           summary_path=summary.path, html_path=report.path,
+                           library_uri=library_uri)
     for name, value in values.items():
         metrics.log_metric(name, float(value))

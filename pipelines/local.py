@@ -31,6 +31,7 @@ TASK_LABELS = {
     "load-dataset-2": "load reference",
     "align-schema": "align schema",
     "detect-collapse": "detect collapse",
+    "prescreen": "prescreen",
     "plan-diversity-shards": "plan diversity shards",
     "sketch-shard": "sketch shard",
     "analyze-diversity": "analyze diversity",

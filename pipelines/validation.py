@@ -2,6 +2,7 @@
 
 load(synthetic) ─┐
 load(reference) ─┴─> align schema ─┬─> detect collapse ─────────────────────────────┬─> report
+                                   ├─> prescreen ──────────────────────────────────┤
                                    └─> plan shards ─> ParallelFor(sketch shard) ─> diversity ┘
 
 One definition serves the cluster (compiled to ``compiled/validation.yaml``) and the local
@@ -14,6 +15,7 @@ from synthos_components.align import align_schema
 from synthos_components.collapse import detect_collapse
 from synthos_components.diversity import analyze_diversity, plan_diversity_shards, sketch_shard
 from synthos_components.load import load_dataset
+from synthos_components.prescreen import prescreen
 from synthos_components.report import write_report
 from synthos_components.tracking import finish_tracking, start_tracking
 
@@ -35,6 +37,7 @@ def validation_pipeline(
     run_name: str = "",
     params_json: str = "{}",
     row_groups_per_shard: int = 32,
+    library_uri: str = "",
 ):
     closing = finish_tracking(tracking_uri=tracking_uri, experiment=experiment,
                               job_id=dsl.PIPELINE_JOB_ID_PLACEHOLDER)
@@ -61,6 +64,12 @@ def validation_pipeline(
             alignment=aligned.outputs["alignment"],
             target=target, seed=seed, tracking_uri=tracking_uri, run_id=opened.output)
         scored.set_display_name("detect-collapse")
+        screened = prescreen(
+            synthetic_sample=loads["synthetic"].outputs["sample"],
+            reference_sample=loads["reference"].outputs["sample"],
+            alignment=aligned.outputs["alignment"], library_uri=library_uri, seed=seed,
+            tracking_uri=tracking_uri, run_id=opened.output)
+        screened.set_display_name("prescreen")
         planned = plan_diversity_shards(synthetic_uri=synthetic_uri, reference_uri=reference_uri,
                                         row_groups_per_shard=row_groups_per_shard)
         planned.set_display_name("plan-diversity-shards")
@@ -81,10 +90,11 @@ def validation_pipeline(
             alignment=aligned.outputs["alignment"],
             collapse=scored.outputs["result"],
             diversity=diverse.outputs["result"],
+            prescreen=screened.outputs["result"], library_uri=library_uri,
             out_uri=out_uri, profile=profile, target=target, tracking_uri=tracking_uri,
             experiment=experiment, run_id=opened.output)
         reported.set_display_name("report")
     # Every stage logs to MLflow or publishes files: none may be skipped by the cache.
-    for task in (opened, closing, *loads.values(), aligned, scored, planned, diverse,
+    for task in (opened, closing, *loads.values(), aligned, scored, screened, planned, diverse,
                  reported):
         task.set_caching_options(False)

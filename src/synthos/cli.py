@@ -47,6 +47,9 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--row-groups-per-shard", type=int, default=32,
                    help="the diversity pass fans out over shards of about this many row "
                    "groups when a Parquet input has more (default 32; 0: never)")
+    v.add_argument("--library", default="",
+                   help="pre-screen signature library: path, s3:// or gs:// folder (default: "
+                   "$SYNTHOS_HOME/signatures); --profile full adds this dataset to it")
     v.add_argument("--experiment", default="synthos-validation", help="MLflow experiment")
     v.add_argument("--work-dir", default=None,
                    help="keep KFP's local pipeline root here (default: temporary, removed)")
@@ -112,7 +115,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
     summary = validate(args.synthetic, args.reference, target=args.target, out=args.out,
                        profile=args.profile, sample_rows=args.sample_rows, seed=args.seed,
                        experiment=args.experiment, work_dir=args.work_dir,
-                       row_groups_per_shard=args.row_groups_per_shard,
+                       row_groups_per_shard=args.row_groups_per_shard, library=args.library,
                        on_event=progress.event if progress else None)
     if summary is None:
         return EXIT_FAILED
@@ -130,7 +133,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return cmd_validate(argparse.Namespace(
         synthetic=syn, reference=ref, target="diagnosis", out=args.out, profile="quick",
         fail_on_collapse=False, sample_rows=100_000, seed=0, experiment="synthos-demo",
-        work_dir=None, row_groups_per_shard=32, quiet=args.quiet))
+        work_dir=None, row_groups_per_shard=32, library="", quiet=args.quiet))
 
 
 def cmd_inspect(args: argparse.Namespace) -> int:

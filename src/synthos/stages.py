@@ -35,6 +35,7 @@ OUTPUT_FILES = {
     "alignment": "alignment.json",
     "collapse": "collapse.json",
     "diversity": "diversity.json",
+    "prescreen": "prescreen.json",
     "report": "report.html",
     "summary": "summary.json",
 }
@@ -184,9 +185,58 @@ def diversity(state_paths: list[str], seed: int, result_path: str, html_path: st
 
 
 @stage
+def prescreen(synthetic_sample_path: str, reference_sample_path: str, alignment_path: str,
+              library_uri: str, result_path: str, tracking_uri: str = "", run_id: str = "",
+              seed: int = 0) -> dict[str, float]:
+    """The dataset's signature looked up in the signature library: a risk of collapse 0-100
+    and the known cases it resembles. ``library_uri`` empty: the default library (created
+    from the packaged seed on first use)."""
+    import pandas as pd
+
+    from synthos.prescreen import open_default_library
+    from synthos.prescreen.signature import signature
+
+    started = time.perf_counter()
+    alignment = read_json(alignment_path)
+    sig = signature(pd.read_parquet(synthetic_sample_path),
+                    pd.read_parquet(reference_sample_path), alignment["kinds"], seed=seed)
+    library = open_default_library(library_uri or None)
+    lookup = library.query(sig.vector)
+    doc = {"risk_score": lookup.risk, "probability": lookup.probability,
+           "matched_kinds": lookup.matched_kinds, "lookup": lookup.to_dict(),
+           "signature": sig.as_dict(), "library": {"uri": library.uri, "entries": len(library)},
+           "seconds": time.perf_counter() - started}
+    write_json(result_path, doc)
+    metrics = {"risk_score": lookup.risk, "seconds": doc["seconds"],
+               "nearest_distance": min((n.distance for n in lookup.neighbours), default=0.0)}
+    _track("prescreen", metrics, tracking_uri, run_id)
+    return metrics
+
+
+def learn(prescreen_doc: dict, summary: dict, library_uri: str) -> str:
+    """Add a validated dataset's signature and verdict to the library (continuous learning).
+
+    The entry's kind is ``healthy`` when nothing failed, else ``failed_<dimension>`` of the
+    lowest-scoring failed dimension: the verdict names no collapse family, the dimensions do.
+    """
+    import numpy as np
+
+    from synthos.prescreen import FEATURES, open_default_library
+
+    failed = sorted((d for d in summary["dimensions"] if not d["passed"]),
+                    key=lambda d: d["score"])
+    kind = f"failed_{failed[0]['name']}" if failed else "healthy"
+    vector = np.array([prescreen_doc["signature"][n] for n in FEATURES], dtype=np.float32)
+    library = open_default_library(library_uri or None)
+    return library.add(vector, kind, summary["inputs"]["synthetic"]["uri"], summary["verdict"],
+                       {"run_id": summary["mlflow"].get("run_id"),
+                        "risk_score": prescreen_doc["risk_score"]})
+
+
+@stage
 def report(out_uri: str, files: dict[str, str], *, profile_name: str, target: str,
            tracking_uri: str, experiment: str, run_id: str, summary_path: str,
-           html_path: str) -> dict[str, float]:
+           html_path: str, library_uri: str = "") -> dict[str, float]:
     """Write ``summary.json`` and ``report.html``, publish every output to ``out_uri``.
 
     Parameters
@@ -197,6 +247,9 @@ def report(out_uri: str, files: dict[str, str], *, profile_name: str, target: st
         Paths of the earlier stages' outputs, keyed as in :data:`OUTPUT_FILES`.
     summary_path, html_path : str
         Where this stage writes ``summary.json`` and ``report.html`` (its KFP artifacts).
+    library_uri : str
+        The signature library; a ``full`` validation adds its signature and verdict there
+        (empty: the default library).
     """
     started = time.perf_counter()
     synthetic = read_json(files["synthetic_schema"])
@@ -204,16 +257,22 @@ def report(out_uri: str, files: dict[str, str], *, profile_name: str, target: st
     alignment = read_json(files["alignment"])
     collapse_doc = read_json(files["collapse"])
     diversity_doc = read_json(files["diversity"]) if files.get("diversity") else None
+    prescreen_doc = read_json(files["prescreen"]) if files.get("prescreen") else None
     timings = {"load_synthetic": synthetic["seconds"], "load_reference": reference["seconds"],
                "align": alignment["seconds"], "collapse": collapse_doc["seconds"]}
     if diversity_doc is not None:
         timings["diversity"] = diversity_doc["seconds"]
+    if prescreen_doc is not None:
+        timings["prescreen"] = prescreen_doc["seconds"]
     tracking = {"tracking_uri": tracking_uri or None, "experiment": experiment or None,
                 "run_id": run_id or None}
     timings["report"] = time.perf_counter() - started
     summary = build_summary(synthetic, reference, alignment, collapse_doc,
                             profile=profile_name, target=target, mlflow=tracking,
-                            timings_s=timings, diversity=diversity_doc)
+                            timings_s=timings, diversity=diversity_doc,
+                            prescreen=prescreen_doc)
+    if prescreen_doc is not None and profile_name == "full":
+        summary["prescreen"]["added_to_library"] = learn(prescreen_doc, summary, library_uri)
     write_json(summary_path, summary)
     write_bytes(html_path, render_report(summary, synthetic, reference, collapse_doc,
                                          diversity_doc).encode())

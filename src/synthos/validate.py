@@ -53,7 +53,7 @@ def validate(synthetic: str, reference: str, *, target: str = "", out: str = "sy
              profile: str = "quick", sample_rows: int = 100_000, seed: int = 0,
              experiment: str = "synthos-validation", tracking_uri: str | None = None,
              work_dir: str | None = None, row_groups_per_shard: int = 32,
-             on_event: Callable[[Any], None] | None = None) -> dict | None:
+             library: str = "", on_event: Callable[[Any], None] | None = None) -> dict | None:
     """Validate ``synthetic`` against ``reference``; outputs go to ``out``.
 
     Parameters
@@ -80,6 +80,10 @@ def validate(synthetic: str, reference: str, *, target: str = "", out: str = "sy
     row_groups_per_shard : int, default 32
         The diversity pass fans out over shards of about this many row groups when a Parquet
         input has more; 0 never fans out.
+    library : str
+        The pre-screen's signature library (path, ``s3://`` or ``gs://``); empty for
+        ``$SYNTHOS_HOME/signatures``, created from the packaged seed on first use. A ``full``
+        validation adds its signature and verdict to it.
     on_event : callable, optional
         Receives a progress event as each stage starts and ends.
 
@@ -108,7 +112,8 @@ def validate(synthetic: str, reference: str, *, target: str = "", out: str = "sy
                  "out_uri": out, "profile": profile, "sample_rows": sample_rows, "seed": seed,
                  "tracking_uri": tracking_uri, "experiment": experiment,
                  "run_name": f"{resolve(synthetic).name} vs {resolve(reference).name}",
-                 "params_json": _json(params), "row_groups_per_shard": row_groups_per_shard}
+                 "params_json": _json(params), "row_groups_per_shard": row_groups_per_shard,
+                 "library_uri": library}
     try:
         run_validation(arguments, on_event or (lambda ev: None), work_dir)
     except PipelineFailed as err:

@@ -43,6 +43,7 @@ def render_report(summary: dict[str, Any], synthetic: dict, reference: dict,
         + (f" · target <code>{escape(summary['target'])}</code>" if summary["target"] else "")
         + "</p>",
         "<h2>Collapse</h2>" + render_collapse(collapse),
+        _prescreen(summary.get("prescreen")),
         "<h2>Diversity</h2>" + render_diversity(diversity) if diversity else "",
         _pending(summary),
         _inputs(summary),
@@ -51,6 +52,22 @@ def render_report(summary: dict[str, Any], synthetic: dict, reference: dict,
         _tracking(summary["mlflow"]),
     ]
     return page("Synthos validation report", "\n".join(parts))
+
+
+def _prescreen(doc: dict | None) -> str:
+    """Risk from the signature library, and the known cases this dataset sits nearest."""
+    if not doc:
+        return ""
+    kinds = ", ".join(f"<code>{escape(k)}</code>" for k in doc["matched_kinds"]) or "none"
+    rows = "".join(f"<tr><td><code>{escape(n['kind'])}</code></td><td>{escape(n['source'])}"
+                   f"</td><td class='num'>{n['distance']:.2f}</td></tr>"
+                   for n in doc["neighbours"])
+    return (f"<h2>Pre-screen</h2><p>Risk of collapse <strong>{doc['risk_score']:.0f}</strong>"
+            f"/100 from the {doc['library']['entries']:,} signatures of "
+            f"<code>{escape(doc['library']['uri'])}</code> (calibration: "
+            f"{escape(doc['calibration'])}); collapse kinds among the nearest: {kinds}.</p>"
+            "<table><tr><th>kind</th><th>known case</th><th>distance</th></tr>" + rows
+            + "</table>")
 
 
 def _pending(summary: dict) -> str:

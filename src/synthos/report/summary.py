@@ -23,8 +23,8 @@ def input_summary(schema: dict) -> dict[str, Any]:
 def build_summary(synthetic: dict, reference: dict, alignment: dict, collapse: dict, *,
                   profile: str,
                   target: str | None, mlflow: dict[str, str | None],
-                  timings_s: dict[str, float], diversity: dict | None = None
-                  ) -> dict[str, Any]:
+                  timings_s: dict[str, float], diversity: dict | None = None,
+                  prescreen: dict | None = None) -> dict[str, Any]:
     """Assemble ``summary.json``.
 
     Parameters
@@ -46,6 +46,9 @@ def build_summary(synthetic: dict, reference: dict, alignment: dict, collapse: d
         Stage name -> wall seconds.
     diversity : dict, optional
         The diversity stage's document; ``diversity`` holds :func:`diversity_summary` of it.
+    prescreen : dict, optional
+        The pre-screen stage's document: fills ``risk_score`` and ``prescreen`` (the known
+        cases it resembles).
     """
     doc: dict[str, Any] = {"schema_version": SCHEMA_VERSION}
     doc.update(dict.fromkeys(STAGE_FIELDS))
@@ -66,6 +69,16 @@ def build_summary(synthetic: dict, reference: dict, alignment: dict, collapse: d
     })
     if diversity is not None:
         doc["diversity"] = diversity_summary(diversity)
+    if prescreen is not None:
+        doc["risk_score"] = prescreen["risk_score"]
+        lookup = prescreen["lookup"]
+        doc["prescreen"] = {
+            "risk_score": prescreen["risk_score"], "probability": prescreen["probability"],
+            "matched_kinds": prescreen["matched_kinds"],
+            "neighbours": [{k: n[k] for k in ("kind", "source", "distance")}
+                           for n in lookup["neighbours"]],
+            "calibration": lookup["calibration"], "library": prescreen["library"],
+            "added_to_library": None}
     return doc
 
 
