@@ -25,34 +25,21 @@ CPU seconds and its peak resident memory (VmHWM) above what it held after its im
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import subprocess
 import sys
 import tempfile
-import textwrap
 import time
+from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-# Peak memory is VmHWM from /proc: unlike ru_maxrss, Linux resets it at exec, so a child
-# does not inherit the high-water mark of the parent that forked it.
-_CHILD = textwrap.dedent("""
-    import json, sys, time
-    def hwm_mb():
-        for line in open("/proc/self/status"):
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    {imports}
-    base = hwm_mb()
-    wall, cpu = time.perf_counter(), time.process_time()
-    {work}
-    out = {{"wall_s": time.perf_counter() - wall, "cpu_s": time.process_time() - cpu,
-           "peak_mb": hwm_mb(), "above_base_mb": hwm_mb() - base, "check": check}}
-    print(json.dumps(out))
-""")
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # run as a script from anywhere
+    sys.path.insert(0, str(ROOT))
+
+from benchmarks.child import run_child  # noqa: E402
 
 KINDS = {**{f"f{i}": "numeric" for i in range(8)}, **{f"n{i}": "integer" for i in range(5)},
          **{f"c{i}": "categorical" for i in range(4)}, "b0": "boolean", "b1": "boolean",
@@ -96,15 +83,6 @@ def make_file(path: str, rows: int, group_rows: int, seed: int = 0) -> None:
         writer.write_table(table, row_group_size=group_rows)
     assert writer is not None
     writer.close()
-
-
-def run_child(imports: str, work: str) -> dict:
-    code = _CHILD.format(imports=textwrap.indent(imports, ""), work=work)
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          check=False)
-    if proc.returncode != 0:
-        raise RuntimeError(proc.stderr[-3000:])
-    return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
 def one_pass(path: str, sample: int, out: str) -> dict:

@@ -14,34 +14,21 @@ held after its imports. Prints a table.
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import subprocess
 import sys
 import tempfile
-import textwrap
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-# Peak memory is VmHWM from /proc: unlike ru_maxrss, Linux resets it at exec, so a child
-# does not inherit the high-water mark of the parent that forked it.
-_CHILD = textwrap.dedent("""
-    import json, sys, time
-    def hwm_mb():
-        for line in open("/proc/self/status"):
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    {imports}
-    base = hwm_mb()
-    wall, cpu = time.perf_counter(), time.process_time()
-    {work}
-    out = {{"wall_s": time.perf_counter() - wall, "cpu_s": time.process_time() - cpu,
-           "peak_mb": hwm_mb(), "above_base_mb": hwm_mb() - base, "check": check}}
-    print(json.dumps(out))
-""")
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # run as a script from anywhere
+    sys.path.insert(0, str(ROOT))
+
+from benchmarks.child import run_child  # noqa: E402
 
 _CASES = {
     "synthos profile": ("from synthos.io import profile",
@@ -80,12 +67,9 @@ def make_table(rows: int, seed: int = 0) -> pa.Table:
 
 def measure(case: str, path: str, sample: int) -> dict:
     imports, work = _CASES[case]
-    code = _CHILD.format(imports=imports, work=textwrap.indent(work, ""))
-    code = code.replace("PATH", repr(path)).replace("SAMPLE", str(sample))
+    work = work.replace("PATH", repr(path)).replace("SAMPLE", str(sample))
     # Each case in its own process: peak memory is a process-wide high-water mark.
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          check=True)
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    return run_child(imports, work)
 
 
 def main() -> None:
