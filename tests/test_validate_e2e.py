@@ -293,6 +293,8 @@ def test_prescreen_risk_and_continuous_learning(demo_run: dict, tmp_path: Path) 
     pre = summary["prescreen"]
     assert summary["risk_score"] == pre["risk_score"] and 0 <= pre["risk_score"] <= 100
     assert len(pre["neighbours"]) == 5 and pre["added_to_library"] is None
+    html = (demo_run["out"] / "report.html").read_text()
+    assert "<h2>Pre-screen</h2>" in html and f"{pre['risk_score']:.0f}</strong>/100" in html
     seeded = pre["library"]["entries"]
     assert seeded == len(SignatureLibrary.open(pre["library"]["uri"]))
 
