@@ -11,6 +11,7 @@ runner (:mod:`synthos_pipelines.local`).
 
 from kfp import dsl
 
+from synthos.defaults import ROW_GROUPS_PER_SHARD, SAMPLE_ROWS
 from synthos_components.align import align_schema
 from synthos_components.collapse import detect_collapse
 from synthos_components.diversity import analyze_diversity, plan_diversity_shards, sketch_shard
@@ -30,13 +31,13 @@ def validation_pipeline(
     target: str = "",
     out_uri: str = "",
     profile: str = "quick",
-    sample_rows: int = 100_000,
+    sample_rows: int = SAMPLE_ROWS,
     seed: int = 0,
     tracking_uri: str = "",
     experiment: str = "synthos-validation",
     run_name: str = "",
     params_json: str = "{}",
-    row_groups_per_shard: int = 32,
+    row_groups_per_shard: int = ROW_GROUPS_PER_SHARD,
     library_uri: str = "",
 ):
     closing = finish_tracking(tracking_uri=tracking_uri, experiment=experiment,

@@ -14,6 +14,7 @@ import sys
 import time
 from typing import Any, NoReturn
 
+from synthos.defaults import ROW_GROUPS_PER_SHARD, SAMPLE_ROWS
 from synthos.errors import SynthosInputError
 
 EXIT_OK, EXIT_FAILED, EXIT_INPUT, EXIT_COLLAPSE = 0, 1, 2, 3
@@ -41,12 +42,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help="quick runs every stage but the cascade and NeuroGraph (default)")
     v.add_argument("--fail-on-collapse", action="store_true",
                    help="exit with code 3 when collapse is detected")
-    v.add_argument("--sample-rows", type=_positive, default=100_000,
-                   help="rows kept in each input's uniform sample (default 100000)")
+    v.add_argument("--sample-rows", type=_positive, default=SAMPLE_ROWS,
+                   help=f"rows kept in each input's uniform sample (default {SAMPLE_ROWS})")
     v.add_argument("--seed", type=int, default=0, help="seed of the samples (default 0)")
-    v.add_argument("--row-groups-per-shard", type=int, default=32,
+    v.add_argument("--row-groups-per-shard", type=int, default=ROW_GROUPS_PER_SHARD,
                    help="the diversity pass fans out over shards of about this many row "
-                   "groups when a Parquet input has more (default 32; 0: never)")
+                   f"groups when a Parquet input has more (default {ROW_GROUPS_PER_SHARD}; "
+                   "0: never)")
     v.add_argument("--library", default="",
                    help="pre-screen signature library: path, s3:// or gs:// folder (default: "
                    "$SYNTHOS_HOME/signatures); --profile full adds this dataset to it")
@@ -130,10 +132,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     syn, ref = write_demo_pair(os.path.join(args.out, "inputs"))
     print(f"demo pair: {syn} (synthetic), {ref} (reference)")
-    return cmd_validate(argparse.Namespace(
-        synthetic=syn, reference=ref, target="diagnosis", out=args.out, profile="quick",
-        fail_on_collapse=False, sample_rows=100_000, seed=0, experiment="synthos-demo",
-        work_dir=None, row_groups_per_shard=32, library="", quiet=args.quiet))
+    # Through the parser, so the demo takes every other option's default from one place.
+    return cmd_validate(build_parser().parse_args(
+        ["validate", syn, "--reference", ref, "--target", "diagnosis", "--out", args.out,
+         "--experiment", "synthos-demo"] + (["--quiet"] if args.quiet else [])))
 
 
 def cmd_inspect(args: argparse.Namespace) -> int:

@@ -11,6 +11,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
+from synthos.defaults import ROW_GROUPS_PER_SHARD, SAMPLE_ROWS
 from synthos.errors import SynthosInputError
 from synthos.io.align import align_schemas
 from synthos.io.atomic import read_json
@@ -50,9 +51,10 @@ def _check_output(out: str) -> None:
 
 
 def validate(synthetic: str, reference: str, *, target: str = "", out: str = "synthos-out",
-             profile: str = "quick", sample_rows: int = 100_000, seed: int = 0,
+             profile: str = "quick", sample_rows: int = SAMPLE_ROWS, seed: int = 0,
              experiment: str = "synthos-validation", tracking_uri: str | None = None,
-             work_dir: str | None = None, row_groups_per_shard: int = 32,
+             work_dir: str | None = None,
+             row_groups_per_shard: int = ROW_GROUPS_PER_SHARD,
              library: str = "", on_event: Callable[[Any], None] | None = None) -> dict | None:
     """Validate ``synthetic`` against ``reference``; outputs go to ``out``.
 
@@ -77,7 +79,7 @@ def validate(synthetic: str, reference: str, *, target: str = "", out: str = "sy
         MLflow tracking URI; ``MLFLOW_TRACKING_URI`` or the local SQLite store by default.
     work_dir : str, optional
         Keep KFP's local pipeline root here.
-    row_groups_per_shard : int, default 32
+    row_groups_per_shard : int, default :data:`~synthos.defaults.ROW_GROUPS_PER_SHARD`
         The diversity pass fans out over shards of about this many row groups when a Parquet
         input has more; 0 never fans out.
     library : str
