@@ -256,14 +256,11 @@ def report(out_uri: str, files: dict[str, str], *, profile_name: str, target: st
     reference = read_json(files["reference_schema"])
     alignment = read_json(files["alignment"])
     collapse_doc = read_json(files["collapse"])
-    diversity_doc = read_json(files["diversity"]) if files.get("diversity") else None
-    prescreen_doc = read_json(files["prescreen"]) if files.get("prescreen") else None
+    diversity_doc = read_json(files["diversity"])
+    prescreen_doc = read_json(files["prescreen"])
     timings = {"load_synthetic": synthetic["seconds"], "load_reference": reference["seconds"],
-               "align": alignment["seconds"], "collapse": collapse_doc["seconds"]}
-    if diversity_doc is not None:
-        timings["diversity"] = diversity_doc["seconds"]
-    if prescreen_doc is not None:
-        timings["prescreen"] = prescreen_doc["seconds"]
+               "align": alignment["seconds"], "collapse": collapse_doc["seconds"],
+               "diversity": diversity_doc["seconds"], "prescreen": prescreen_doc["seconds"]}
     tracking = {"tracking_uri": tracking_uri or None, "experiment": experiment or None,
                 "run_id": run_id or None}
     timings["report"] = time.perf_counter() - started
@@ -271,7 +268,7 @@ def report(out_uri: str, files: dict[str, str], *, profile_name: str, target: st
                             profile=profile_name, target=target, mlflow=tracking,
                             timings_s=timings, diversity=diversity_doc,
                             prescreen=prescreen_doc)
-    if prescreen_doc is not None and profile_name == "full":
+    if profile_name == "full":
         summary["prescreen"]["added_to_library"] = learn(prescreen_doc, summary, library_uri)
     write_json(summary_path, summary)
     write_bytes(html_path, render_report(summary, synthetic, reference, collapse_doc,

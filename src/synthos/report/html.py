@@ -35,7 +35,7 @@ def page(title: str, body: str) -> str:
 
 
 def render_report(summary: dict[str, Any], synthetic: dict, reference: dict,
-                  collapse: dict, diversity: dict | None = None) -> str:
+                  collapse: dict, diversity: dict) -> str:
     """The HTML report for ``summary``, the schema documents and the stage results."""
     parts = [
         f"<p class='muted'>synthos {escape(summary['synthos_version'])} · profile "
@@ -43,8 +43,8 @@ def render_report(summary: dict[str, Any], synthetic: dict, reference: dict,
         + (f" · target <code>{escape(summary['target'])}</code>" if summary["target"] else "")
         + "</p>",
         "<h2>Collapse</h2>" + render_collapse(collapse),
-        _prescreen(summary.get("prescreen")),
-        "<h2>Diversity</h2>" + render_diversity(diversity) if diversity else "",
+        _prescreen(summary["prescreen"]),
+        "<h2>Diversity</h2>" + render_diversity(diversity),
         _pending(summary),
         _inputs(summary),
         _alignment(summary["alignment"], synthetic, reference),
@@ -54,10 +54,8 @@ def render_report(summary: dict[str, Any], synthetic: dict, reference: dict,
     return page("Synthos validation report", "\n".join(parts))
 
 
-def _prescreen(doc: dict | None) -> str:
+def _prescreen(doc: dict) -> str:
     """Risk from the signature library, and the known cases this dataset sits nearest."""
-    if not doc:
-        return ""
     kinds = ", ".join(f"<code>{escape(k)}</code>" for k in doc["matched_kinds"]) or "none"
     rows = "".join(f"<tr><td><code>{escape(n['kind'])}</code></td><td>{escape(n['source'])}"
                    f"</td><td class='num'>{n['distance']:.2f}</td></tr>"

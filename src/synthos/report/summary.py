@@ -23,8 +23,8 @@ def input_summary(schema: dict) -> dict[str, Any]:
 def build_summary(synthetic: dict, reference: dict, alignment: dict, collapse: dict, *,
                   profile: str,
                   target: str | None, mlflow: dict[str, str | None],
-                  timings_s: dict[str, float], diversity: dict | None = None,
-                  prescreen: dict | None = None) -> dict[str, Any]:
+                  timings_s: dict[str, float], diversity: dict,
+                  prescreen: dict) -> dict[str, Any]:
     """Assemble ``summary.json``.
 
     Parameters
@@ -44,9 +44,9 @@ def build_summary(synthetic: dict, reference: dict, alignment: dict, collapse: d
         ``tracking_uri``, ``experiment`` and ``run_id``.
     timings_s : dict
         Stage name -> wall seconds.
-    diversity : dict, optional
+    diversity : dict
         The diversity stage's document; ``diversity`` holds :func:`diversity_summary` of it.
-    prescreen : dict, optional
+    prescreen : dict
         The pre-screen stage's document: fills ``risk_score`` and ``prescreen`` (the known
         cases it resembles).
     """
@@ -66,19 +66,16 @@ def build_summary(synthetic: dict, reference: dict, alignment: dict, collapse: d
         "target": target or None,
         "alignment": alignment,
         "synthos_version": synthos.__version__,
-    })
-    if diversity is not None:
-        doc["diversity"] = diversity_summary(diversity)
-    if prescreen is not None:
-        doc["risk_score"] = prescreen["risk_score"]
-        lookup = prescreen["lookup"]
-        doc["prescreen"] = {
+        "diversity": diversity_summary(diversity),
+        "risk_score": prescreen["risk_score"],
+        "prescreen": {
             "risk_score": prescreen["risk_score"], "probability": prescreen["probability"],
             "matched_kinds": prescreen["matched_kinds"],
             "neighbours": [{k: n[k] for k in ("kind", "source", "distance")}
-                           for n in lookup["neighbours"]],
-            "calibration": lookup["calibration"], "library": prescreen["library"],
-            "added_to_library": None}
+                           for n in prescreen["lookup"]["neighbours"]],
+            "calibration": prescreen["lookup"]["calibration"],
+            "library": prescreen["library"], "added_to_library": None},
+    })
     return doc
 
 
