@@ -38,44 +38,23 @@ our figures most.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
-import textwrap
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-# Peak memory is VmHWM from /proc: unlike ru_maxrss, Linux resets it at exec, so a child
-# does not inherit the high-water mark of the parent that forked it. ``mark(name)`` closes a
-# phase: wall and CPU seconds since the previous mark, and the peak so far.
-_CHILD = textwrap.dedent("""
-    import json, sys, time, warnings
-    def hwm_mb():
-        for line in open("/proc/self/status"):
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    {imports}
-    base = hwm_mb()
-    phases = {{}}
-    _last = [time.perf_counter(), time.process_time()]
-    def mark(name):
-        now = [time.perf_counter(), time.process_time()]
-        phases[name] = {{"wall_s": now[0] - _last[0], "cpu_s": now[1] - _last[1],
-                        "peak_mb": hwm_mb()}}
-        _last[:] = now
-    wall, cpu = time.perf_counter(), time.process_time()
-    {work}
-    out = {{"wall_s": time.perf_counter() - wall, "cpu_s": time.process_time() - cpu,
-           "base_mb": base, "peak_mb": hwm_mb(), "above_base_mb": hwm_mb() - base,
-           "phases": phases, "check": check}}
-    print(json.dumps(out))
-""")
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # run as a script from anywhere
+    sys.path.insert(0, str(ROOT))
+
+from benchmarks.child import run_child  # noqa: E402
 
 _OURS = (
     "import pandas as pd\n"
@@ -167,17 +146,12 @@ def measure(case: tuple[str, str], ref: str, syn: str, sample: int,
             timeout: float | None = None, threads: int | None = None) -> dict[str, Any]:
     """Run one case in a fresh interpreter; its JSON line. Raises TimeoutExpired."""
     imports, work = case
-    code = _CHILD.format(imports=imports, work=work)
-    code = (code.replace("REF", repr(ref)).replace("SYN", repr(syn))
+    work = (work.replace("REF", repr(ref)).replace("SYN", repr(syn))
             .replace("SAMPLE", str(sample)))
     env = dict(os.environ)
     if threads:
         env.update(dict.fromkeys(_THREAD_VARS, str(threads)))
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          timeout=timeout, env=env)
-    if done.returncode:
-        raise RuntimeError(f"benchmark process failed:\n{done.stderr[-4000:]}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    return run_child(imports, work, timeout=timeout, env=env)
 
 
 def _write_prefix(src: str, dst: str, rows: int) -> None:
