@@ -1,7 +1,7 @@
 """Shards of the diversity pass: which parts of an input each task reads, and their states.
 
 A Parquet input with more row groups than ``row_groups_per_shard`` is cut into shards of
-about that many row groups (:func:`synthos.diversity.sketches.parquet_shards`); any other input
+about that many row groups (:func:`synthos.diversity.sketches.split_row_groups`); any other input
 is one shard. Each shard's :class:`~synthos.diversity.sketches.SketchState` is written with
 the role it belongs to, so one merge step can take every shard of both inputs at once.
 """
@@ -10,12 +10,8 @@ from __future__ import annotations
 
 import math
 
-import pyarrow.parquet as pq
-
-from synthos.diversity.sketches import SketchState, parquet_shards
+from synthos.diversity.sketches import SketchState, row_group_sizes, split_row_groups
 from synthos.errors import SynthosInputError
-from synthos.io.readers import open_source
-from synthos.io.uri import store_errors
 
 _MAGIC = b"SYNTHOS-SHARD-STATE 1 "
 
@@ -39,20 +35,12 @@ def plan_shards(uri: str, role: str, row_groups_per_shard: int) -> list[dict]:
         ``{"role", "uri", "row_groups", "part", "parts"}`` per shard; ``row_groups`` is a
         comma-separated list of row-group numbers, empty for the whole input.
     """
-    groups = _row_groups(uri)
-    if row_groups_per_shard <= 0 or groups <= row_groups_per_shard:
+    sizes = row_group_sizes(uri)  # the footer is read once, here
+    if sizes is None or row_groups_per_shard <= 0 or len(sizes) <= row_groups_per_shard:
         return [{"role": role, "uri": uri, "row_groups": "", "part": 0, "parts": 1}]
-    cuts = parquet_shards(uri, math.ceil(groups / row_groups_per_shard))
+    cuts = split_row_groups(sizes, math.ceil(len(sizes) / row_groups_per_shard))
     return [{"role": role, "uri": uri, "row_groups": ",".join(map(str, cut)), "part": i,
              "parts": len(cuts)} for i, cut in enumerate(cuts)]
-
-
-def _row_groups(uri: str) -> int:
-    src = open_source(uri)
-    if src.fmt.name != "parquet":
-        return 1
-    with store_errors(src.loc), src.open() as fh:
-        return pq.ParquetFile(fh).metadata.num_row_groups
 
 
 def row_group_list(text: str) -> list[int] | None:

@@ -669,17 +669,21 @@ def _row_group_batches(src: Source, row_groups: Sequence[int], batch_rows: int
                                     f"{str(err).strip().splitlines()[0][:300]}") from err
 
 
-def parquet_shards(uri: str, shards: int) -> list[list[int]]:
-    """Split a Parquet file's row groups into at most ``shards`` contiguous lists of about
-    equal row counts, for :func:`sketch_state`'s ``row_groups``."""
+def row_group_sizes(uri: str) -> list[int] | None:
+    """Rows in each row group of a Parquet file, from its footer; None for other formats."""
     src = open_source(uri)
     if src.fmt.name != "parquet":
-        raise SynthosInputError(uri, "parquet_shards needs a Parquet file")
-    if shards < 1:
-        raise SynthosInputError("shards", f"must be at least 1, got {shards}")
+        return None
     with store_errors(src.loc), src.open() as fh:
         md = pq.ParquetFile(fh).metadata
-        sizes = [md.row_group(i).num_rows for i in range(md.num_row_groups)]
+        return [md.row_group(i).num_rows for i in range(md.num_row_groups)]
+
+
+def split_row_groups(sizes: Sequence[int], shards: int) -> list[list[int]]:
+    """Cut row groups of these sizes into at most ``shards`` contiguous lists of about equal
+    row counts."""
+    if shards < 1:
+        raise SynthosInputError("shards", f"must be at least 1, got {shards}")
     total = max(sum(sizes), 1)
     out: list[list[int]] = [[] for _ in range(min(shards, len(sizes)))]
     seen = 0
@@ -688,6 +692,15 @@ def parquet_shards(uri: str, shards: int) -> list[list[int]]:
         out[min(int(seen * len(out) / total), len(out) - 1)].append(g)
         seen += n
     return [s for s in out if s]
+
+
+def parquet_shards(uri: str, shards: int) -> list[list[int]]:
+    """Split a Parquet file's row groups into at most ``shards`` contiguous lists of about
+    equal row counts, for :func:`sketch_state`'s ``row_groups``."""
+    sizes = row_group_sizes(uri)
+    if sizes is None:
+        raise SynthosInputError(uri, "parquet_shards needs a Parquet file")
+    return split_row_groups(sizes, shards)
 
 
 def _join_ranges(ranges: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
