@@ -196,7 +196,7 @@ def detect_collapse(synthetic: pd.DataFrame, reference: pd.DataFrame, kinds: dic
     seed : int, default 0
         Seed of the splits, subsamples and classifier: same inputs, same scores.
     """
-    with warnings.catch_warnings(), _one_thread():
+    with warnings.catch_warnings(), one_thread():
         # Columns that are all missing in a subsample make numpy warn on empty slices; the
         # statistics already treat them (NaN-aware reductions, zero parts).
         warnings.simplefilter("ignore", RuntimeWarning)
@@ -204,7 +204,7 @@ def detect_collapse(synthetic: pd.DataFrame, reference: pd.DataFrame, kinds: dic
 
 
 @contextlib.contextmanager
-def _one_thread() -> Iterator[None]:
+def one_thread() -> Iterator[None]:
     """Run the statistics on one thread (OpenMP, BLAS and faiss alike).
 
     They work on capped samples, where threads buy little; on a busy 2-core machine the

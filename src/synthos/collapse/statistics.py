@@ -215,19 +215,23 @@ def target_signal_loss(x: Encoded, r: Encoded, ctx: Context) -> Stat:
 # --- tails ----------------------------------------------------------------------------------
 
 
+def outer_tail_shares(x: np.ndarray, r: np.ndarray) -> tuple[float, float]:
+    """Shares of ``r``'s and of ``x``'s values outside ``r``'s central 95% (its 2.5% and 97.5%
+    quantiles), missing values dropped; ``(0, 0)`` when either side has no values."""
+    r, x = r[~np.isnan(r)], x[~np.isnan(x)]
+    if len(r) == 0 or len(x) == 0:
+        return 0.0, 0.0
+    lo, hi = np.quantile(r, [_TAIL_Q, 1 - _TAIL_Q])
+    return float(((r < lo) | (r > hi)).mean()), float(((x < lo) | (x > hi)).mean())
+
+
 def tail_mass_loss(x: Encoded, r: Encoded, ctx: Context) -> Stat:
     """Share of the reference's 5% tail mass (outside its 2.5–97.5% range) that is missing."""
     parts = {}
     for i, name in enumerate(ctx.numeric_names):
-        rv, xv = r.numeric[:, i], x.numeric[:, i]
-        rv, xv = rv[~np.isnan(rv)], xv[~np.isnan(xv)]
-        if len(rv) == 0 or len(xv) == 0:
-            continue
-        lo, hi = np.quantile(rv, [_TAIL_Q, 1 - _TAIL_Q])
-        expected = float(((rv < lo) | (rv > hi)).mean())
+        expected, seen = outer_tail_shares(x.numeric[:, i], r.numeric[:, i])
         if expected == 0:
             continue  # a column with no tails (few distinct values) has none to lose
-        seen = float(((xv < lo) | (xv > hi)).mean())
         parts[name] = max(0.0, expected - seen) / expected
     return Stat(float(np.mean(list(parts.values()))) if parts else 0.0, parts)
 
@@ -242,27 +246,40 @@ def spread_loss(x: Encoded, r: Encoded, ctx: Context) -> Stat:
     return Stat(float(np.mean(list(parts.values()))) if parts else 0.0, parts)
 
 
+def rare_levels(r_codes: np.ndarray, x_codes: np.ndarray
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """The rare levels (under 5% of rows) of one categorical reference column, against X.
+
+    Returns each rare level's weight (its share of the column's rare mass), whether X holds
+    it, and the probability q = (1 - p)^n that a level of share p is absent from X's n rows
+    had they been drawn from the reference; None when the column has no rare level.
+    """
+    rc = r_codes[r_codes >= 0]
+    if len(rc) == 0:
+        return None
+    values, counts = np.unique(rc, return_counts=True)
+    share = counts / len(rc)
+    rare = share < _RARE_SHARE
+    if not rare.any():
+        return None
+    weight = share[rare] / share[rare].sum()
+    return weight, np.isin(values[rare], x_codes), (1.0 - share[rare]) ** len(x_codes)
+
+
 def rare_category_loss(x: Encoded, r: Encoded, ctx: Context) -> Stat:
     """Share of the reference's rare-category mass (levels under 5% of rows) absent from X.
 
     Weighted by mass, so a level seen once counts for one row, not for a whole category. Its
-    floor is the spread sampling alone gives: a level of share p is absent from n rows drawn
-    from the reference with probability q = (1 - p)^n, independently per level.
+    floor is the spread sampling alone gives: each level is absent by chance with the
+    probability :func:`rare_levels` gives, independently of the others.
     """
     parts, variance = {}, 0.0
     for j, name in enumerate(ctx.categorical_names):
-        rc, xc = r.codes[:, j], x.codes[:, j]
-        rc = rc[rc >= 0]
-        if len(rc) == 0:
+        levels = rare_levels(r.codes[:, j], x.codes[:, j])
+        if levels is None:
             continue
-        values, counts = np.unique(rc, return_counts=True)
-        share = counts / len(rc)
-        rare = share < _RARE_SHARE
-        if not rare.any():
-            continue
-        weight = share[rare] / share[rare].sum()
-        parts[name] = float(weight[~np.isin(values[rare], xc)].sum())
-        absent = (1.0 - share[rare]) ** len(xc)
+        weight, present, absent = levels
+        parts[name] = float(weight[~present].sum())
         variance += float((weight**2 * absent * (1.0 - absent)).sum())
     if not parts:
         return Stat(0.0)

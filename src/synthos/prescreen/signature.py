@@ -79,20 +79,18 @@ same signature.
 
 from __future__ import annotations
 
-import contextlib
 import math
 import time
 import warnings
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 
-import faiss
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-from threadpoolctl import threadpool_limits
 
 from synthos.collapse import geometry, statistics
+from synthos.collapse.detector import one_thread
 from synthos.collapse.prepare import Encoded, Prepared, prepare, splits
 from synthos.collapse.statistics import Context
 from synthos.errors import SynthosInputError
@@ -135,8 +133,6 @@ MIN_SYNTHETIC_ROWS = 5
 
 # Mean of Kolmogorov's distribution: E[sqrt(nm/(n+m)) D] under the null, for large n and m.
 _KS_NULL_MEAN = math.sqrt(math.pi / 2.0) * math.log(2.0)
-_TAIL_Q = 0.025
-_RARE_SHARE = 0.05
 _TAIL_CAP = 3.0
 # Kurtosis bounds for the std noise scale: a binary-like column has kurtosis near 1, where
 # the delta method's scale vanishes; a column with a few huge outliers can have thousands.
@@ -234,7 +230,7 @@ def signature(synthetic: pd.DataFrame, reference: pd.DataFrame, kinds: Mapping[s
     if len(synthetic) < MIN_SYNTHETIC_ROWS:
         raise SynthosInputError("synthetic", f"{len(synthetic)} rows; a signature needs at"
                                 f" least {MIN_SYNTHETIC_ROWS}")
-    with warnings.catch_warnings(), _one_thread():
+    with warnings.catch_warnings(), one_thread():
         # All-missing columns in a subsample make numpy warn on empty slices; every
         # statistic below treats them (NaN-aware reductions, skipped columns).
         warnings.simplefilter("ignore", RuntimeWarning)
@@ -246,19 +242,6 @@ def signature(synthetic: pd.DataFrame, reference: pd.DataFrame, kinds: Mapping[s
                       np.array([NULL_VALUES[n] for n in FEATURES])).astype(np.float32)
     return Signature(vector, FEATURES, time.perf_counter() - started,
                      (len(synthetic), len(reference)))
-
-
-@contextlib.contextmanager
-def _one_thread() -> Iterator[None]:
-    # The statistics work on capped samples where threads buy little, and the pipeline runs
-    # stages side by side: one thread each keeps them from oversubscribing the cores.
-    previous = faiss.omp_get_max_threads()
-    faiss.omp_set_num_threads(1)
-    try:
-        with threadpool_limits(limits=1):
-            yield
-    finally:
-        faiss.omp_set_num_threads(previous)
 
 
 def _features(synthetic: pd.DataFrame, reference: pd.DataFrame, kinds: dict[str, str],
@@ -377,15 +360,12 @@ def _spreads(s: Encoded, r: Encoded) -> dict[str, float]:
 def _tail_mass_kept(s: Encoded, r: Encoded) -> float:
     expected = seen = 0.0
     for i in range(s.numeric.shape[1]):
-        xv, rv = s.numeric[:, i], r.numeric[:, i]
-        xv, rv = xv[~np.isnan(xv)], rv[~np.isnan(rv)]
-        if len(xv) == 0 or len(rv) == 0:
-            continue
-        lo, hi = np.quantile(rv, [_TAIL_Q, 1.0 - _TAIL_Q])
         # Pooled over columns, so a column with more tail mass weighs more and a column
         # with none (few distinct values) adds nothing.
-        expected += float(((rv < lo) | (rv > hi)).mean())
-        seen += float(((xv < lo) | (xv > hi)).mean())
+        column_expected, column_seen = statistics.outer_tail_shares(s.numeric[:, i],
+                                                                    r.numeric[:, i])
+        expected += column_expected
+        seen += column_seen
     if expected == 0:
         return float("nan")
     return min(seen / expected, _TAIL_CAP)
@@ -395,18 +375,12 @@ def _rare_mass_kept(s: Encoded, r: Encoded) -> float:
     kept = expected = 0.0
     columns = 0
     for j in range(s.codes.shape[1]):
-        rc, xc = r.codes[:, j], s.codes[:, j]
-        rc = rc[rc >= 0]
-        if len(rc) == 0:
+        levels = statistics.rare_levels(r.codes[:, j], s.codes[:, j])
+        if levels is None:
             continue
-        levels, counts = np.unique(rc, return_counts=True)
-        share = counts / len(rc)
-        rare = share < _RARE_SHARE
-        if not rare.any():
-            continue
-        weight = share[rare] / share[rare].sum()
-        kept += float(weight[np.isin(levels[rare], xc)].sum())
-        expected += float((weight * (1.0 - (1.0 - share[rare]) ** len(xc))).sum())
+        weight, present, absent = levels
+        kept += float(weight[present].sum())
+        expected += float((weight * (1.0 - absent)).sum())
         columns += 1
     if not columns:
         return float("nan")
