@@ -1,0 +1,302 @@
+"""The row detectors. Each returns a :class:`Detection`: a statistic per synthetic row and the
+same statistic for the real rows of the index (the null), which
+:mod:`synthos.localize.conformal` turns into scores on one scale.
+
+- ``detectability``: out-of-fold p(synthetic | row) from boosted trees telling synthetic rows
+  from real ones; the real rows' own out-of-fold p is the null.
+- ``out_of_support``: mean distance to the k nearest real rows over those rows' own k-th
+  neighbour distance (a local outlier factor, Breunig et al. 2000; k-NN support after Kuan and
+  Mueller 2022); real rows leave themselves out.
+- ``memorization``: distance to the closest real record over the distance to the second
+  closest (the nearest-neighbour distance ratio of privacy audits); 0 for an exact copy of any
+  reference row.
+- ``duplicates``: the share of the synthetic table repeating the row (exactly, or on a grid of
+  :data:`NEAR_SD` reference standard deviations) beyond the share of the reference repeating it;
+  the null compares two halves of the reference the same way.
+- ``label_issue``: confident learning (Northcutt et al. 2021) on out-of-fold predicted
+  probabilities of the target, via cleanlab's ``find_label_issues``; the statistic is one minus
+  the probability of the given label.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+
+import faiss
+import numpy as np
+import pandas as pd
+from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.model_selection import KFold, StratifiedKFold
+
+from synthos.localize.space import Space
+
+#: Neighbours behind the out-of-support statistic (Naeem et al. 2020 use 5 for k-NN balls).
+K_NEIGHBOURS = 5
+#: Grid of the near-duplicate key, in reference standard deviations (the snapping tolerance
+#: of the collapse stage: rows closer than that are the same row at the reference's
+#: resolution).
+NEAR_SD = 0.05
+#: A target with at most this many distinct values is a class label.
+MAX_CLASSES = 20
+_FOLDS = 5
+_PREDICT_CHUNK = 200_000
+
+
+@dataclass
+class Detection:
+    """One detector's statistic on the synthetic rows and on the real rows of the index.
+
+    ``null`` may hold NaN for real rows the detector cannot score (a missing label); ``fired``
+    is the detector's own decision where it has one (cleanlab's mask), else None.
+    """
+
+    name: str
+    stat: np.ndarray
+    null: np.ndarray
+    higher_is_worse: bool = True
+    fired: np.ndarray | None = None
+    extra: dict = field(default_factory=dict)
+
+
+def _boosted(seed: int) -> HistGradientBoostingClassifier:
+    return HistGradientBoostingClassifier(max_iter=100, learning_rate=0.1, random_state=seed)
+
+
+def _folds(labels: np.ndarray, seed: int):
+    counts = np.unique(labels, return_counts=True)[1]
+    n = min(_FOLDS, len(labels))
+    if counts.min() >= n:
+        return StratifiedKFold(n_splits=n, shuffle=True, random_state=seed).split(labels, labels)
+    return KFold(n_splits=n, shuffle=True, random_state=seed).split(labels)
+
+
+def _proba(model: HistGradientBoostingClassifier, x: np.ndarray, classes: int) -> np.ndarray:
+    """Class probabilities over all ``classes`` (a fold may lack some)."""
+    out = np.zeros((len(x), classes))
+    for start in range(0, len(x), _PREDICT_CHUNK):
+        part = model.predict_proba(x[start:start + _PREDICT_CHUNK])
+        out[start:start + _PREDICT_CHUNK][:, model.classes_.astype(int)] = part
+    return out
+
+
+def _out_of_fold(x_train: np.ndarray, y_train: np.ndarray, rest: list[np.ndarray],
+                 classes: int, seed: int) -> tuple[np.ndarray, list[np.ndarray]]:
+    """Out-of-fold probabilities of the training rows, and the fold models' mean on ``rest``
+    (rows none of them saw)."""
+    oof = np.zeros((len(x_train), classes))
+    sums = [np.zeros((len(r), classes)) for r in rest]
+    folds = list(_folds(y_train, seed))
+    for train, test in folds:
+        model = _boosted(seed).fit(x_train[train], y_train[train])
+        oof[test] = _proba(model, x_train[test], classes)
+        for total, r in zip(sums, rest, strict=True):
+            total += _proba(model, r, classes)
+    return oof, [s / len(folds) for s in sums]
+
+
+def detectability(space: Space, rng: np.random.Generator, seed: int, max_train_rows: int
+                  ) -> Detection | None:
+    """Out-of-fold probability that a row is synthetic, from equal numbers of rows of each."""
+    es, er = space.points, space.real_points
+    m = min(len(es), len(er), max_train_rows)
+    if m < 2:
+        return None
+    t = rng.choice(len(es), m, replace=False)
+    c = rng.choice(len(er), m, replace=False)
+    x = np.vstack([es[t], er[c]])
+    y = np.r_[np.ones(m, dtype=int), np.zeros(m, dtype=int)]
+    oof, (p_syn, p_real) = _out_of_fold(x, y, [es, er], 2, seed)
+    p_syn, p_real = p_syn[:, 1], p_real[:, 1]
+    p_syn[t] = oof[:m, 1]
+    p_real[c] = oof[m:, 1]
+    return Detection("detectability", p_syn, p_real)
+
+
+def _drop_self(d2: np.ndarray, ids: np.ndarray, self_ids: np.ndarray
+               ) -> tuple[np.ndarray, np.ndarray]:
+    """Remove each query's own entry from k+1 neighbours (the last one when a tie hid it)."""
+    is_self = ids == self_ids[:, None]
+    missing = ~is_self.any(axis=1)
+    is_self[missing, -1] = True
+    keep = ~is_self
+    k = ids.shape[1] - 1
+    return d2[keep].reshape(-1, k), ids[keep].reshape(-1, k)
+
+
+def neighbours(space: Space) -> tuple[Detection, Detection] | None:
+    """``out_of_support`` and ``memorization`` from one exact k-NN search (faiss)."""
+    er, es = space.real_points, space.points
+    if len(er) < 2:
+        return None
+    k = min(K_NEIGHBOURS, len(er) - 1)
+    index = faiss.IndexFlatL2(er.shape[1])
+    index.add(er)
+    d2, ids = index.search(er, k + 1)
+    d2, ids = _drop_self(d2, ids, np.arange(len(er)))
+    dr = np.sqrt(np.maximum(d2, 0.0))
+    d2s, ids_s = index.search(es, k)
+    ds = np.sqrt(np.maximum(d2s, 0.0))
+    radius_k = dr[:, -1]
+
+    def local_ratio(dist: np.ndarray, nb: np.ndarray) -> np.ndarray:
+        scale = radius_k[nb].mean(axis=1)
+        return np.divide(dist.mean(axis=1), scale, out=np.zeros(len(dist)), where=scale > 0)
+
+    def copy_ratio(dist: np.ndarray) -> np.ndarray:
+        # Nearest over second-nearest distance: both from the query's own neighbours, so a
+        # real row left out of the index and a synthetic row are measured alike.
+        if dist.shape[1] < 2:
+            return dist[:, 0].copy()
+        ratio = np.zeros(len(dist))
+        np.divide(dist[:, 0], dist[:, 1], out=ratio, where=dist[:, 1] > 0)
+        return ratio
+
+    mem = copy_ratio(ds)
+    # An exact copy of any reference row, in the index or not, is a copy.
+    mem[np.isin(space.prep.synthetic.row_hash, space.prep.reference.row_hash)] = 0.0
+    extra = {"nearest": ids_s[:, 0], "distance": ds[:, 0],
+             "second": ds[:, 1] if k > 1 else ds[:, 0],
+             "radius_k": radius_k[ids_s].mean(axis=1), "real_radius_k": radius_k}
+    oos = Detection("out_of_support", local_ratio(ds, ids_s), local_ratio(dr, ids), extra=extra)
+    memo = Detection("memorization", mem, copy_ratio(dr), higher_is_worse=False,
+                     extra=extra)
+    return oos, memo
+
+
+def _near_keys(space: Space, rows_numeric: np.ndarray, codes: np.ndarray) -> np.ndarray:
+    """A hash of each row on a grid of :data:`NEAR_SD` reference standard deviations."""
+    z = (rows_numeric - space.embedding.mean) / space.embedding.std
+    grid = np.where(np.isnan(z), np.iinfo(np.int64).min, np.round(z / NEAR_SD)).astype(np.int64)
+    frame = pd.DataFrame(np.column_stack([grid, codes]).astype(np.int64))
+    return pd.util.hash_pandas_object(frame, index=False).to_numpy()
+
+
+def _others(keys: np.ndarray) -> np.ndarray:
+    """How many other rows share each row's key."""
+    codes, uniques = pd.factorize(keys)
+    return np.bincount(codes, minlength=len(uniques))[codes] - 1
+
+
+def _count_in(keys: np.ndarray, pool: np.ndarray) -> np.ndarray:
+    """How many rows of ``pool`` hold each key."""
+    values, counts = np.unique(pool, return_counts=True)
+    pos = np.clip(np.searchsorted(values, keys), 0, max(len(values) - 1, 0))
+    found = (values[pos] == keys) if len(values) else np.zeros(len(keys), bool)
+    return np.where(found, counts[pos] if len(values) else 0, 0)
+
+
+def _excess_share(own: np.ndarray, n_own: int, other: np.ndarray, n_other: int) -> np.ndarray:
+    return own / max(n_own - 1, 1) - other / max(n_other, 1)
+
+
+def _partner(keys: np.ndarray) -> np.ndarray:
+    """For each row, the first other row with its key (-1 when none)."""
+    codes, uniques = pd.factorize(keys)
+    order = np.argsort(codes, kind="stable")  # by key, then by position
+    sorted_codes = codes[order]
+    start = np.r_[True, sorted_codes[1:] != sorted_codes[:-1]]
+    first = np.empty(len(uniques), dtype=np.int64)
+    first[sorted_codes[start]] = order[start]
+    second = np.full(len(uniques), -1, dtype=np.int64)
+    pairs = np.flatnonzero(start & np.r_[sorted_codes[1:] == sorted_codes[:-1], False])
+    second[sorted_codes[pairs]] = order[pairs + 1]
+    own_first = first[codes] == np.arange(len(codes))
+    return np.where(own_first, second[codes], first[codes])
+
+
+def duplicates(space: Space, rng: np.random.Generator) -> Detection:
+    """Rows the synthetic table repeats more than the reference repeats them."""
+    syn, ref = space.prep.synthetic, space.prep.reference
+    keys_s = _near_keys(space, syn.numeric, syn.codes)
+    keys_r = _near_keys(space, ref.numeric, ref.codes)
+    near = _others(keys_s)
+    exact = _others(syn.row_hash)
+    stat = _excess_share(near, syn.n, _count_in(keys_s, keys_r), ref.n)
+    # Null: one half of the reference against the other, both ways.
+    half = rng.permutation(ref.n) < ref.n // 2
+    null_all = np.zeros(ref.n)
+    for side in (half, ~half):
+        own, other = keys_r[side], keys_r[~side]
+        null_all[side] = _excess_share(_others(own), len(own), _count_in(own, other),
+                                       len(other))
+    extra = {"near": near, "exact": exact, "partner": _partner(keys_s)}
+    return Detection("duplicates", stat, null_all[space.real_rows], extra=extra)
+
+
+def target_labels(space: Space) -> tuple[np.ndarray, np.ndarray] | None:
+    """The target as integer class labels on both tables (-1 missing), when it is a class."""
+    ctx, prep = space.ctx, space.prep
+    if ctx.target is None:
+        return None
+    if ctx.target in prep.categorical_names:
+        j = prep.categorical_names.index(ctx.target)
+        return prep.synthetic.codes[:, j].copy(), prep.reference.codes[:, j].copy()
+    i = prep.numeric_names.index(ctx.target)
+    ref_values = prep.reference.numeric[:, i]
+    values = np.unique(ref_values[~np.isnan(ref_values)])
+    if len(values) > MAX_CLASSES or not np.all(values == np.round(values)):
+        return None
+    syn_values = prep.synthetic.numeric[:, i]
+
+    def as_class(v: np.ndarray) -> np.ndarray:
+        pos = np.clip(np.searchsorted(values, v), 0, len(values) - 1)
+        ok = ~np.isnan(v) & (values[pos] == v)
+        # A value the reference never holds is a class of its own (len(values)).
+        return np.where(ok, pos, np.where(np.isnan(v), -1, len(values)))
+
+    return as_class(syn_values), as_class(ref_values)
+
+
+def feature_mask(space: Space, column: str) -> np.ndarray:
+    """Embedding dimensions that do not encode ``column``."""
+    emb, prep = space.embedding, space.prep
+    owner = list(prep.numeric_names)
+    owner += [n for n, f in zip(prep.numeric_names, emb.flags, strict=True) if f]
+    for j in emb.cats:
+        owner += [prep.categorical_names[j]] * (emb.levels[j] + 1)
+    owner = owner or ["_"]  # an embedding of nothing is one zero column
+    return np.array([o != column for o in owner], dtype=bool)
+
+
+def label_issue(space: Space, rng: np.random.Generator, seed: int, max_train_rows: int
+                ) -> Detection | None:
+    """Confident learning on the target: rows whose label the other rows do not support."""
+    from cleanlab.filter import find_label_issues
+
+    labels = target_labels(space)
+    if labels is None:
+        return None
+    y_syn, y_ref = labels
+    valid = np.flatnonzero(y_syn >= 0)
+    classes, compact = np.unique(y_syn[valid], return_inverse=True)
+    if len(classes) < 2:
+        return None
+    keep = feature_mask(space, space.ctx.target)
+    xs, xr = space.points[:, keep], space.real_points[:, keep]
+    train = np.sort(rng.choice(len(valid), min(len(valid), max_train_rows), replace=False))
+    others = np.setdiff1d(np.arange(len(valid)), train)
+    oof, (p_rest, p_real) = _out_of_fold(xs[valid[train]], compact[train],
+                                         [xs[valid[others]], xr], len(classes), seed)
+    probs = np.zeros((len(valid), len(classes)))
+    probs[train], probs[others] = oof, p_rest
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        mask = find_label_issues(compact, probs, filter_by="prune_by_noise_rate", n_jobs=1)
+    stat = np.zeros(len(y_syn))
+    stat[valid] = 1.0 - probs[np.arange(len(valid)), compact]
+    fired = np.zeros(len(y_syn), dtype=bool)
+    fired[valid] = mask
+    real_y = y_ref[space.real_rows]
+    pos = np.clip(np.searchsorted(classes, real_y), 0, len(classes) - 1)
+    known = (real_y >= 0) & (classes[pos] == real_y)
+    null = np.full(len(real_y), np.nan)
+    null[known] = 1.0 - p_real[np.flatnonzero(known), pos[known]]
+    predicted = np.full(len(y_syn), -1)
+    predicted[valid] = classes[probs.argmax(axis=1)]
+    given_p = np.zeros(len(y_syn))
+    given_p[valid] = 1.0 - stat[valid]
+    top_p = np.zeros(len(y_syn))
+    top_p[valid] = probs.max(axis=1)
+    extra = {"label": y_syn, "predicted": predicted, "given_p": given_p, "predicted_p": top_p}
+    return Detection("label_issue", stat, null, fired=fired, extra=extra)

@@ -1,0 +1,228 @@
+"""Reasons a person can act on: what makes a row unusual, in the units of its columns.
+
+Feature reasons compare a value with the range of the real rows, overall and within the
+real rows that share one of its categories ("carat 4.1 where real rows with cut=Fair stop at
+2.0"); when every value is within range, the row is compared with its nearest real row.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from synthos.localize.detectors import NEAR_SD, Detection
+from synthos.localize.space import Space
+
+#: Real rows a category must hold before its own range is quoted.
+MIN_STRATUM = 20
+
+
+@dataclass
+class _Stratum:
+    column: str
+    label: str
+    lo: np.ndarray  # per numeric column, NaN where the stratum has no value
+    hi: np.ndarray
+
+
+def fmt(value: float, kind: str) -> str:
+    """A value in its column's units."""
+    if np.isnan(value):
+        return "missing"
+    if kind == "datetime":
+        return pd.Timestamp(value, unit="s").isoformat()
+    if kind in ("integer", "boolean") or (float(value).is_integer() and abs(value) < 1e15):
+        return str(round(value))
+    return f"{value:.4g}"
+
+
+def _labels(codes: list[np.ndarray], values: list[pd.Series]) -> dict[int, str]:
+    """Code -> the label it stands for, from the rows that hold it."""
+    out: dict[int, str] = {}
+    for c, v in zip(codes, values, strict=True):
+        uniq, first = np.unique(c, return_index=True)
+        for code, i in zip(uniq, first, strict=True):
+            if code >= 0 and int(code) not in out:
+                out[int(code)] = str(v.iloc[i])
+    return out
+
+
+class Explainer:
+    """Precomputed ranges of the real rows, and the text of each detector's reason."""
+
+    def __init__(self, space: Space, synthetic: pd.DataFrame, reference: pd.DataFrame,
+                 kinds: dict[str, str], detections: dict[str, Detection]) -> None:
+        self.space, self.kinds, self.det = space, kinds, detections
+        prep = space.prep
+        self.syn_raw, ref_raw = prep.raw_numeric or (prep.synthetic.numeric,
+                                                     prep.reference.numeric)
+        self.ref_raw = ref_raw
+        with np.errstate(all="ignore"):
+            self.lo, self.hi = np.nanmin(ref_raw, axis=0), np.nanmax(ref_raw, axis=0)
+        self.std = space.embedding.std
+        self.labels = [_labels([prep.synthetic.codes[:, j], prep.reference.codes[:, j]],
+                               [synthetic[n], reference[n]])
+                       for j, n in enumerate(prep.categorical_names)]
+        self.ref_counts = [np.bincount(c[c >= 0], minlength=lv)
+                           for c, lv in zip(prep.reference.codes.T, prep.levels, strict=True)]
+        self.strata: dict[tuple[int, int], _Stratum] = {}
+        if ref_raw.shape[1]:
+            for j in np.flatnonzero(prep.narrow):
+                codes = prep.reference.codes[:, j]
+                for code in np.flatnonzero(self.ref_counts[j] >= MIN_STRATUM):
+                    rows = ref_raw[codes == code]
+                    with np.errstate(all="ignore"):
+                        self.strata[(j, int(code))] = _Stratum(
+                            prep.categorical_names[j], self.labels[j].get(int(code), "?"),
+                            np.nanmin(rows, axis=0), np.nanmax(rows, axis=0))
+        self.ref_hash_row = pd.Series(np.arange(prep.reference.n),
+                                      index=prep.reference.row_hash).groupby(level=0).first()
+
+    # --- features -------------------------------------------------------------------------
+
+    def feature_reasons(self, r: int, limit: int = 2) -> list[str]:
+        """The row's most unusual values against the real rows' ranges, most unusual first."""
+        prep = self.space.prep
+        found: list[tuple[float, str]] = []
+        values = self.syn_raw[r]
+        codes = prep.synthetic.codes[r]
+        for j, name in enumerate(prep.categorical_names):
+            code = codes[j]
+            if code >= 0 and (code >= len(self.ref_counts[j]) or self.ref_counts[j][code] == 0):
+                found.append((3.0, f"{name}={self.labels[j].get(int(code), '?')!r} never "
+                                   "appears in real rows"))
+        for i, name in enumerate(prep.numeric_names):
+            v, kind = values[i], self.kinds.get(name, "numeric")
+            if np.isnan(v):
+                continue
+            if v > self.hi[i]:
+                found.append((1 + (v - self.hi[i]) / self.std[i],
+                              f"{name} {fmt(v, kind)} where real rows stop at "
+                              f"{fmt(self.hi[i], kind)}"))
+                continue
+            if v < self.lo[i]:
+                found.append((1 + (self.lo[i] - v) / self.std[i],
+                              f"{name} {fmt(v, kind)} where real rows start at "
+                              f"{fmt(self.lo[i], kind)}"))
+                continue
+            best: tuple[float, str] | None = None
+            for j in np.flatnonzero(prep.narrow):
+                st = self.strata.get((j, int(codes[j])))
+                if st is None or st.column == name:
+                    continue
+                if v > st.hi[i]:
+                    gap, text = (v - st.hi[i]) / self.std[i], (
+                        f"{name} {fmt(v, kind)} where real rows with {st.column}={st.label} "
+                        f"stop at {fmt(st.hi[i], kind)}")
+                elif v < st.lo[i]:
+                    gap, text = (st.lo[i] - v) / self.std[i], (
+                        f"{name} {fmt(v, kind)} where real rows with {st.column}={st.label} "
+                        f"start at {fmt(st.lo[i], kind)}")
+                else:
+                    continue
+                if best is None or gap > best[0]:
+                    best = (gap, text)
+            if best is not None:
+                found.append((0.5 + best[0], best[1]))
+        found.sort(key=lambda t: -t[0])
+        return [text for _, text in found[:limit]]
+
+    def nearest_reason(self, r: int) -> str:
+        """How the row differs from its nearest real row, in the columns that differ most."""
+        oos = self.det.get("out_of_support")
+        if oos is None:
+            return ""
+        prep = self.space.prep
+        j_ref = int(self.space.real_rows[oos.extra["nearest"][r]])
+        ref_pos = int(self.space.reference_positions[j_ref])
+        diffs: list[tuple[float, str]] = []
+        for i, name in enumerate(prep.numeric_names):
+            v, w = self.syn_raw[r, i], self.ref_raw[j_ref, i]
+            if np.isnan(v) or np.isnan(w):
+                continue
+            kind = self.kinds.get(name, "numeric")
+            diffs.append((abs(v - w) / self.std[i], f"{name} {fmt(v, kind)} vs {fmt(w, kind)}"))
+        for j, name in enumerate(prep.categorical_names):
+            a, b = prep.synthetic.codes[r, j], prep.reference.codes[j_ref, j]
+            if a != b:
+                diffs.append((1.0, f"{name} {self.labels[j].get(int(a), 'missing')} vs "
+                                   f"{self.labels[j].get(int(b), 'missing')}"))
+        diffs.sort(key=lambda t: -t[0])
+        ratio = oos.stat[r]
+        parts = ", ".join(text for _, text in diffs[:2])
+        return (f"its nearest real row (reference row {ref_pos}) is {ratio:.1f}x as far as "
+                f"real rows' neighbours are; it differs most in {parts}")
+
+    # --- detectors ------------------------------------------------------------------------
+
+    def memorization(self, r: int) -> str:
+        det = self.det["memorization"]
+        nearest = int(self.space.real_rows[det.extra["nearest"][r]])
+        if det.stat[r] == 0:
+            h = self.space.prep.synthetic.row_hash[r]
+            j = int(self.ref_hash_row.get(h, nearest))
+            return (f"identical to reference row {int(self.space.reference_positions[j])} on "
+                    "every compared column")
+        return (f"a near copy of reference row {int(self.space.reference_positions[nearest])} "
+                f"({det.extra['distance'][r]:.3g} standard units away, where the next real row "
+                f"is {det.extra['second'][r]:.3g})")
+
+    def duplicates(self, r: int) -> str:
+        det = self.det["duplicates"]
+        partner = int(det.extra["partner"][r])
+        where = (f"row {int(self.space.synthetic_positions[partner])}" if partner >= 0
+                 else "another row")
+        exact, near = int(det.extra["exact"][r]), int(det.extra["near"][r])
+        if exact > 0:
+            return f"repeats {where} exactly ({exact + 1} identical rows in the synthetic table)"
+        if near > 0:
+            return (f"near-duplicate of {where} ({near + 1} rows within {NEAR_SD} standard "
+                    "deviations on every column)")
+        return "its values are repeated more often than in the real rows"
+
+    def label_issue(self, r: int) -> str:
+        det = self.det["label_issue"]
+        target = self.space.ctx.target
+        ex = det.extra
+
+        def name(c: int) -> str:
+            prep = self.space.prep
+            if target in prep.categorical_names:
+                return self.labels[prep.categorical_names.index(target)].get(int(c), str(c))
+            return fmt(self.syn_raw[r, prep.numeric_names.index(target)], "integer") \
+                if c == ex["label"][r] else str(c)
+
+        label = name(int(ex["label"][r]))
+        predicted = self._class_name(int(ex["predicted"][r]))
+        return (f"{target}={label} but a model trained on the other rows gives that label "
+                f"{ex['given_p'][r]:.2f} and predicts {predicted} ({ex['predicted_p'][r]:.2f})")
+
+    def _class_name(self, c: int) -> str:
+        prep, target = self.space.prep, self.space.ctx.target
+        if target in prep.categorical_names:
+            return self.labels[prep.categorical_names.index(target)].get(c, str(c))
+        i = prep.numeric_names.index(target)
+        values = np.unique(self.ref_raw[:, i][~np.isnan(self.ref_raw[:, i])])
+        return fmt(values[c], "integer") if 0 <= c < len(values) else "an unseen value"
+
+    def detectability(self, r: int) -> str:
+        det = self.det["detectability"]
+        return f"a classifier tells it from real rows (p(synthetic) {det.stat[r]:.2f})"
+
+    def reasons(self, r: int, ranked: list[str]) -> str:
+        """The reasons of row ``r``, for its detectors ranked worst first."""
+        out: list[str] = []
+        for name in ranked:
+            if name in ("out_of_support", "detectability"):
+                feats = self.feature_reasons(r)
+                if feats:
+                    out.extend(t for t in feats if t not in out)
+                elif name == "out_of_support":
+                    out.append(self.nearest_reason(r))
+                if name == "detectability" and not feats:
+                    out.append(self.detectability(r))
+            else:
+                out.append(getattr(self, name)(r))
+        return "; ".join(t for t in out if t)

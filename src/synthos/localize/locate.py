@@ -1,0 +1,187 @@
+"""Score every synthetic row with each detector, combine, flag and explain."""
+
+from __future__ import annotations
+
+import time
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from synthos.localize import detectors as det
+from synthos.localize.conformal import bh_qvalues, conformal_pvalues, conformal_scores
+from synthos.localize.explain import Explainer
+from synthos.localize.space import build_space
+from synthos.localize.uncovered import missing_categories, missing_tails, uncovered_rows
+
+#: Detectors in the order their columns appear; a detector that cannot run is absent.
+DETECTORS = ("detectability", "out_of_support", "memorization", "duplicates", "label_issue")
+#: A detector fires on a row more extreme than this share of real rows (label issues: and
+#: flagged by cleanlab).
+FIRE_AT = 0.99
+#: Why the training-influence detector (TracIn over the cascade's checkpoints) is absent.
+NO_INFLUENCE = "absent: needs the accuracy cascade's checkpoints, which this run has not made"
+_TOP = 20
+
+
+@dataclass
+class LocalizationResult:
+    """Per-row scores (``table``) and what they add up to (``summary``).
+
+    ``table`` has one row per synthetic row scored: ``row`` (0-based position in the
+    synthetic input), ``score`` (0-1, higher is worse: the share of real rows less extreme
+    under the worst of the detectors), ``confidence`` (1 - the Benjamini–Hochberg q-value),
+    ``flagged``, ``fired`` (detectors that fired, worst first), ``score_<detector>`` for each
+    detector that ran, ``nearest_reference_row`` and ``reasons``.
+    """
+
+    table: pd.DataFrame
+    summary: dict
+
+    def to_dict(self) -> dict:
+        return self.summary
+
+
+def localize(synthetic: pd.DataFrame, reference: pd.DataFrame, kinds: dict[str, str], *,
+             target: str | None = None, seed: int = 0, max_reference_rows: int = 20_000,
+             max_train_rows: int = 20_000, explain_rows: int = 2_000, fdr: float = 0.1
+             ) -> LocalizationResult:
+    """Find the synthetic rows that make the table unlike the reference, and say why.
+
+    Parameters
+    ----------
+    synthetic, reference : pandas.DataFrame
+        The tables (the load stage's normalized samples in the pipeline). A
+        ``__synthos_row__`` column, when present, gives each row's position in its input.
+    kinds : dict
+        Column -> kind as the reference gives it (the alignment's ``kinds``).
+    target : str, optional
+        Target column; when it holds classes, adds the ``label_issue`` detector.
+    seed : int, default 0
+        Seed of every subsample, split and model: same inputs, same scores.
+    max_reference_rows : int, default 20,000
+        Real rows in the k-NN index and the null (a random subset beyond that). Exact copies
+        are found against every reference row whatever this is.
+    max_train_rows : int, default 20,000
+        Rows of each side the classifiers are trained on (out of fold); the other rows are
+        scored by the mean of the fold models, which never saw them.
+    explain_rows : int, default 2,000
+        Flagged rows, worst first, that get written reasons; the 20 worst rows always do.
+    fdr : float, default 0.1
+        False discovery rate at which rows are flagged (Benjamini–Hochberg over the conformal
+        p-values): of the rows flagged, about this share would be real-looking rows.
+    """
+    started = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        rng = np.random.default_rng(seed)
+        space = build_space(synthetic, reference, kinds, target, max_reference_rows, rng)
+        found = [det.detectability(space, rng, seed, max_train_rows),
+                 *(det.neighbours(space) or ()), det.duplicates(space, rng),
+                 det.label_issue(space, rng, seed, max_train_rows)]
+        detections = {d.name: d for d in found if d is not None}
+        return _combine(space, synthetic, reference, kinds, detections, explain_rows, fdr,
+                        max_train_rows, started)
+
+
+def _scores(d: det.Detection) -> tuple[np.ndarray, np.ndarray]:
+    """Conformal scores of the synthetic rows and of the real rows themselves."""
+    valid = ~np.isnan(d.null)
+    null = d.null[valid]
+    if len(null) == 0:
+        return np.zeros(len(d.stat)), np.zeros(len(d.null))
+    own = np.zeros(len(d.null))
+    own[valid] = conformal_scores(null, null, d.higher_is_worse)
+    return conformal_scores(d.stat, null, d.higher_is_worse), own
+
+
+def _combine(space, synthetic, reference, kinds, detections, explain_rows, fdr,
+             max_train_rows, started) -> LocalizationResult:
+    n = len(space.points)
+    names = [name for name in DETECTORS if name in detections]
+    scored = {name: _scores(detections[name]) for name in names}
+    raw = np.max([scored[nm][0] for nm in names], axis=0) if names else np.zeros(n)
+    raw_null = np.max([scored[nm][1] for nm in names], axis=0) if names else np.zeros(1)
+    score = conformal_scores(raw, raw_null)
+    q = bh_qvalues(conformal_pvalues(raw, raw_null))
+    flagged = q <= fdr
+    fired = {nm: scored[nm][0] >= FIRE_AT for nm in names}
+    for nm in names:
+        own = detections[nm].fired
+        if own is not None:
+            # The detector's own decision, where real rows' labels are rarely as unsupported:
+            # with a weak model cleanlab flags real and synthetic rows alike.
+            fired[nm] = own & fired[nm]
+    table = pd.DataFrame({"row": space.synthetic_positions, "score": score,
+                          "confidence": 1.0 - q, "flagged": flagged})
+    fired_text = np.full(n, "", dtype=object)
+    for i in np.flatnonzero(np.any([fired[nm] for nm in names], axis=0)) if names else []:
+        ranked = sorted((nm for nm in names if fired[nm][i]), key=lambda nm: -scored[nm][0][i])
+        fired_text[i] = ",".join(ranked)
+    table["fired"] = fired_text
+    for nm in names:
+        table[f"score_{nm}"] = scored[nm][0]
+    oos = detections.get("out_of_support")
+    table["nearest_reference_row"] = (
+        space.reference_positions[space.real_rows[oos.extra["nearest"]]] if oos is not None
+        else np.full(n, -1, dtype=np.int64))
+    order = np.lexsort((-raw, -score))
+    explainer = Explainer(space, synthetic, reference, kinds, detections)
+    explain = list(order[flagged[order]][:explain_rows])
+    explain += [i for i in order[:_TOP] if not flagged[i]]
+    reasons = np.full(n, "", dtype=object)
+    for i in explain:
+        ranked = fired_text[i].split(",") if fired_text[i] else \
+            sorted(names, key=lambda nm: -scored[nm][0][i])[:1]
+        reasons[i] = explainer.reasons(int(i), ranked)
+    table["reasons"] = reasons
+    summary = _summary(space, kinds, detections, names, fired, flagged, table, order,
+                       explainer, fdr, max_train_rows, explain_rows)
+    summary["seconds"] = round(time.perf_counter() - started, 3)
+    return LocalizationResult(table, summary)
+
+
+def _summary(space, kinds, detections, names, fired, flagged, table, order, explainer, fdr,
+             max_train_rows, explain_rows) -> dict:
+    prep = space.prep
+    per_detector = {nm: {"fired": int(fired[nm].sum()),
+                         "flagged": int((fired[nm] & flagged).sum())} for nm in names}
+    absent = {nm: _why_absent(nm, space) for nm in DETECTORS if nm not in names}
+    absent["training_influence"] = NO_INFLUENCE
+    top_cols = ["row", "score", "confidence", "fired", "nearest_reference_row", "reasons"]
+    top = [{k: (v.item() if hasattr(v, "item") else v) for k, v in rec.items()}
+           for rec in table.iloc[order[:_TOP]][top_cols].to_dict("records")]
+    uncovered = uncovered_rows(space, detections.get("out_of_support"), explainer)
+    return {
+        "rows_scored": len(table),
+        "flagged": int(flagged.sum()),
+        "flagged_share": round(float(flagged.mean()), 6) if len(table) else 0.0,
+        "fdr": fdr,
+        "flagged_per_reason": {nm: v["flagged"] for nm, v in per_detector.items()},
+        "detectors": per_detector,
+        "absent": absent,
+        "sampled": {
+            "synthetic_rows": int(prep.synthetic.n),
+            "reference_rows": int(prep.reference.n),
+            "reference_rows_in_index": len(space.real_rows),
+            "classifier_train_rows_per_side": int(min(prep.synthetic.n, len(space.real_rows),
+                                                      max_train_rows)),
+            "explained_rows": int((table["reasons"] != "").sum()),
+            "explain_limit": explain_rows,
+        },
+        "columns": {"numeric": prep.numeric_names, "categorical": prep.categorical_names,
+                    "excluded": prep.excluded},
+        "top": top,
+        "missing_mass": {"categories": missing_categories(space, explainer),
+                         "tails": missing_tails(space, kinds),
+                         "uncovered_real_rows": uncovered},
+    }
+
+
+def _why_absent(name: str, space) -> str:
+    if name == "label_issue":
+        if space.ctx.target is None:
+            return "absent: no target column given"
+        return "absent: the target is not a class label (more than 20 values, or one class)"
+    return "absent: too few rows"

@@ -1,0 +1,71 @@
+"""The rows every detector looks at: both tables encoded and embedded, and the real rows that
+serve as the index and the null."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from synthos.collapse.geometry import Embedding
+from synthos.collapse.prepare import Encoded, Prepared, prepare
+from synthos.collapse.statistics import Context
+from synthos.io.sample import ROW_COLUMN
+
+
+@dataclass
+class Space:
+    """Both tables, encoded (:mod:`synthos.collapse.prepare`) and embedded in one space.
+
+    Attributes
+    ----------
+    prep : Prepared
+        The encoded tables; values snapped to the reference's atoms.
+    ctx : Context
+        Column roles (numeric, categorical, narrow, target).
+    points : ndarray, shape (n_synthetic, d)
+        Every synthetic row embedded (float32).
+    real_rows : ndarray of int
+        Reference rows (positions in the reference frame) that form the k-NN index and the
+        null: a random subset of at most ``max_reference_rows``.
+    real_points : ndarray, shape (len(real_rows), d)
+        Those rows embedded.
+    synthetic_positions, reference_positions : ndarray of int
+        Each frame row's 0-based position in its input file (the sample's row column, or the
+        frame's order when it has none).
+    """
+
+    prep: Prepared
+    ctx: Context
+    embedding: Embedding
+    points: np.ndarray
+    real_rows: np.ndarray
+    real_points: np.ndarray
+    synthetic_positions: np.ndarray
+    reference_positions: np.ndarray
+
+    @property
+    def real(self) -> Encoded:
+        return self.prep.reference.take(self.real_rows)
+
+
+def build_space(synthetic: pd.DataFrame, reference: pd.DataFrame, kinds: dict[str, str],
+                target: str | None, max_reference_rows: int, rng: np.random.Generator
+                ) -> Space:
+    """Encode and embed both tables; draw the real rows of the index."""
+    prep = prepare(synthetic, reference, kinds)
+    ctx = Context(prep.numeric_names, prep.categorical_names, prep.narrow,
+                  target if target in prep.numeric_names + prep.categorical_names else None)
+    embedding = Embedding(prep.reference, ctx)
+    n_ref = prep.reference.n
+    real_rows = np.sort(rng.choice(n_ref, min(n_ref, max_reference_rows), replace=False))
+    return Space(prep, ctx, embedding, embedding(prep.synthetic),
+                 real_rows, embedding(prep.reference.take(real_rows)),
+                 _positions(synthetic), _positions(reference))
+
+
+def _positions(frame: pd.DataFrame) -> np.ndarray:
+    if ROW_COLUMN in frame.columns:
+        return frame[ROW_COLUMN].to_numpy(dtype=np.int64)
+    return np.arange(len(frame), dtype=np.int64)
