@@ -35,6 +35,8 @@ TASK_LABELS = {
     "plan-diversity-shards": "plan diversity shards",
     "sketch-shard": "sketch shard",
     "analyze-diversity": "analyze diversity",
+    "localize-rows": "localize rows",
+    "recommend-actions": "recommend actions",
     "write-report": "report",
     "finish-tracking": "finish tracking",
 }

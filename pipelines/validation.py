@@ -1,9 +1,11 @@
 """The validation DAG of DESIGN.md, as far as its stages exist.
 
 load(synthetic) ─┐
-load(reference) ─┴─> align schema ─┬─> detect collapse ─────────────────────────────┬─> report
-                                   ├─> prescreen ──────────────────────────────────┤
-                                   └─> plan shards ─> ParallelFor(sketch shard) ─> diversity ┘
+load(reference) ─┴─> align schema ─┬─> detect collapse ──────────────────────────────┬─> report
+                                   ├─> prescreen ───────────────────────────────────┤
+                                   ├─> plan shards ─> ParallelFor(sketch shard) ─> diversity
+                                   └─> localize rows ─> recommend actions ───────────┘
+                                       (recommend also reads collapse and diversity)
 
 One definition serves the cluster (compiled to ``compiled/validation.yaml``) and the local
 runner (:mod:`synthos_pipelines.local`).
@@ -16,6 +18,7 @@ from synthos_components.align import align_schema
 from synthos_components.collapse import detect_collapse
 from synthos_components.diversity import analyze_diversity, plan_diversity_shards, sketch_shard
 from synthos_components.load import load_dataset
+from synthos_components.localize import localize_rows, recommend_actions
 from synthos_components.prescreen import prescreen
 from synthos_components.report import write_report
 from synthos_components.tracking import finish_tracking, start_tracking
@@ -83,6 +86,22 @@ def validation_pipeline(
         diverse = analyze_diversity(states=dsl.Collected(sketched.outputs["state"]), seed=seed,
                                     tracking_uri=tracking_uri, run_id=opened.output)
         diverse.set_display_name("analyze-diversity")
+        located = localize_rows(
+            synthetic_sample=loads["synthetic"].outputs["sample"],
+            reference_sample=loads["reference"].outputs["sample"],
+            alignment=aligned.outputs["alignment"],
+            target=target, seed=seed, tracking_uri=tracking_uri, run_id=opened.output)
+        located.set_display_name("localize-rows")
+        advised = recommend_actions(
+            synthetic_sample=loads["synthetic"].outputs["sample"],
+            reference_sample=loads["reference"].outputs["sample"],
+            alignment=aligned.outputs["alignment"],
+            collapse=scored.outputs["result"],
+            localization=located.outputs["result"],
+            localization_table=located.outputs["table"],
+            diversity=diverse.outputs["result"],
+            target=target, seed=seed, tracking_uri=tracking_uri, run_id=opened.output)
+        advised.set_display_name("recommend-actions")
         reported = write_report(
             synthetic_sample=loads["synthetic"].outputs["sample"],
             reference_sample=loads["reference"].outputs["sample"],
@@ -91,11 +110,14 @@ def validation_pipeline(
             alignment=aligned.outputs["alignment"],
             collapse=scored.outputs["result"],
             diversity=diverse.outputs["result"],
-            prescreen=screened.outputs["result"], library_uri=library_uri,
+            prescreen=screened.outputs["result"],
+            localization_table=located.outputs["table"],
+            localization=located.outputs["result"],
+            recommendations=advised.outputs["result"], library_uri=library_uri,
             out_uri=out_uri, profile=profile, target=target, tracking_uri=tracking_uri,
             experiment=experiment, run_id=opened.output)
         reported.set_display_name("report")
     # Every stage logs to MLflow or publishes files: none may be skipped by the cache.
     for task in (opened, closing, *loads.values(), aligned, scored, screened, planned, diverse,
-                 reported):
+                 located, advised, reported):
         task.set_caching_options(False)

@@ -41,7 +41,7 @@ def _tasks(spec: dict) -> dict:
 def test_every_task_has_caching_off() -> None:
     """Every stage logs to MLflow or publishes files: none may be served from the cache."""
     tasks = _tasks(_spec())
-    assert len(tasks) == 11
+    assert len(tasks) == 13
     for name, task in tasks.items():
         # KFP writes an empty cachingOptions for "off"; {enableCache: true} when on.
         assert task["cachingOptions"] == {}, name
@@ -50,7 +50,7 @@ def test_every_task_has_caching_off() -> None:
 def test_every_executor_runs_our_pinned_image() -> None:
     """One image everywhere, with an immutable version tag, and no kfp install at runtime."""
     executors = _spec()["deploymentSpec"]["executors"]
-    assert len(executors) == 11  # the two loads are separate executors
+    assert len(executors) == 13  # the two loads are separate executors
     for name, spec in executors.items():
         container = spec["container"]
         assert container["image"] == IMAGE, name

@@ -18,7 +18,7 @@ from synthos.tracking.mlflow_run import default_tracking_uri
 DESIGN_FIELDS = {"schema_version", "collapse_detected", "verdict", "dimensions", "risk_score",
                  "predicted_accuracy", "diversity", "localization", "recommendations", "inputs",
                  "mlflow", "timings_s"}
-NOT_BUILT = ("predicted_accuracy", "localization", "recommendations")
+NOT_BUILT = ("predicted_accuracy",)
 
 
 @pytest.fixture(scope="module")
@@ -35,7 +35,8 @@ def test_demo_exits_zero_and_writes_every_output(demo_run: dict) -> None:
     assert demo_run["code"] == 0
     names = sorted(p.name for p in demo_run["out"].iterdir())
     assert names == ["alignment.json", "collapse.json", "diversity.json", "inputs",
-                     "prescreen.json", "reference.parquet", "reference.schema.json",
+                     "localization.json", "localization.parquet", "prescreen.json",
+                     "recommendations.json", "reference.parquet", "reference.schema.json",
                      "report.html", "summary.json", "synthetic.parquet",
                      "synthetic.schema.json"]
 
@@ -64,7 +65,8 @@ def test_summary_follows_the_contract(demo_run: dict) -> None:
     assert syn["columns"] == ref["columns"] == 31
     assert syn["uri"].endswith("synthetic.csv") and ref["uri"].endswith("reference.parquet")
     assert set(summary["timings_s"]) == {"load_synthetic", "load_reference", "align",
-                                         "collapse", "diversity", "prescreen", "report"}
+                                         "collapse", "diversity", "prescreen", "localize",
+                                         "recommend", "report"}
     assert all(v >= 0 for v in summary["timings_s"].values())
     assert summary["target"] == "diagnosis"
     assert summary["alignment"]["task"] == "classification"
@@ -149,7 +151,8 @@ def test_progress_lines_name_each_stage(tmp_path: Path, capsys: pytest.CaptureFi
     # sometimes routes past our stream, so one of their two end lines can be missing.
     assert set(done[1:-1]) == {"align schema", "analyze diversity", "detect collapse",
                                "load reference", "load synthetic", "plan diversity shards",
-                               "prescreen", "report", "sketch shard"}
+                               "prescreen", "report", "sketch shard", "localize rows",
+                               "recommend actions"}
     assert all(line.startswith("[") and "s]" in line for line in err)
 
 
@@ -254,6 +257,37 @@ def test_diversity_in_summary_report_and_output(demo_run: dict) -> None:
     assert [c["column"] for c in div["columns"]] == demo_run["summary"]["alignment"]["common"]
     html = (demo_run["out"] / "report.html").read_text()
     assert "<h2>Diversity</h2>" in html and "Normalized entropy per column" in html
+
+
+def test_localization_and_recommendations_in_outputs(demo_run: dict) -> None:
+    """Every sampled synthetic row is scored; the Gaussian's impossible negative values are
+    found and named in their units; recommendations are measured and ranked."""
+    import pandas as pd
+
+    out, summary = demo_run["out"], demo_run["summary"]
+    table = pd.read_parquet(out / "localization.parquet")
+    sample = pd.read_parquet(out / "synthetic.parquet")
+    assert table["row"].tolist() == sample["__synthos_row__"].tolist()
+    assert {"row", "score", "confidence", "flagged", "fired", "reasons",
+            "score_detectability", "score_out_of_support", "score_memorization",
+            "score_duplicates", "score_label_issue"} <= set(table.columns)
+    loc = summary["localization"]
+    assert loc["rows_scored"] == 285 and loc["flagged"] == int(table["flagged"].sum())
+    assert loc["absent"]["training_influence"].startswith("absent")
+    # Real concavity_error never goes below 0; a Gaussian fitted to it does.
+    negative = sample["concavity_error"] < 0
+    assert negative.any()
+    reasons = table.loc[negative.to_numpy() & table["flagged"].to_numpy(), "reasons"]
+    assert reasons.str.contains("concavity_error -").all() or \
+        reasons.str.contains("where real rows start at 0").any()
+    recs = summary["recommendations"]
+    assert recs and recs[0]["measured"] and recs[0]["rank"] == 1
+    full = json.loads((out / "recommendations.json").read_text())
+    assert full["recommendations"] == recs
+    assert full["before"] == {d["name"]: d["score"] for d in summary["dimensions"]}
+    html = (out / "report.html").read_text()
+    assert "<h2>Bad rows</h2>" in html and "<h2>Recommendations</h2>" in html
+    assert "Worst rows, beside their nearest real rows" in html
 
 
 def test_a_parquet_input_with_many_row_groups_fans_out(tmp_path: Path) -> None:

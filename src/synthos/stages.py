@@ -36,6 +36,9 @@ OUTPUT_FILES = {
     "collapse": "collapse.json",
     "diversity": "diversity.json",
     "prescreen": "prescreen.json",
+    "localization_table": "localization.parquet",
+    "localization": "localization.json",
+    "recommendations": "recommendations.json",
     "report": "report.html",
     "summary": "summary.json",
 }
@@ -213,6 +216,65 @@ def prescreen(synthetic_sample_path: str, reference_sample_path: str, alignment_
     return metrics
 
 
+@stage
+def localize(synthetic_sample_path: str, reference_sample_path: str, alignment_path: str,
+             target: str, table_path: str, result_path: str, html_path: str,
+             tracking_uri: str = "", run_id: str = "", seed: int = 0) -> dict[str, float]:
+    """Score every sampled synthetic row; write ``localization.parquet`` (one row per
+    synthetic row scored), the summary document and a page of the worst rows beside their
+    nearest real rows. Returns rows scored, flagged, flagged per detector and seconds."""
+    import pandas as pd
+    import pyarrow as pa
+
+    from synthos.localize import localize as localize_rows
+    from synthos.report.html import page
+    from synthos.report.localize_html import render_localization
+
+    alignment = read_json(alignment_path)
+    result = localize_rows(pd.read_parquet(synthetic_sample_path),
+                           pd.read_parquet(reference_sample_path), alignment["kinds"],
+                           target=target or None, seed=seed)
+    doc = result.to_dict()
+    write_parquet(table_path, pa.Table.from_pandas(result.table, preserve_index=False))
+    write_json(result_path, doc)
+    write_bytes(html_path, page("Synthos localization", render_localization(doc)).encode())
+    metrics = {"rows_scored": doc["rows_scored"], "flagged": doc["flagged"],
+               "flagged_share": doc["flagged_share"], "seconds": doc["seconds"]}
+    metrics.update({f"flagged_{k}": v for k, v in doc["flagged_per_reason"].items()})
+    _track("localize", metrics, tracking_uri, run_id)
+    return metrics
+
+
+@stage
+def recommend(synthetic_sample_path: str, reference_sample_path: str, alignment_path: str,
+              collapse_path: str, localization_path: str, localization_table_path: str,
+              diversity_path: str, target: str, result_path: str, html_path: str,
+              tracking_uri: str = "", run_id: str = "", seed: int = 0) -> dict[str, float]:
+    """Actions for the failed and weak dimensions, the transformations among them applied
+    and re-scored; returns how many, the best measured gain and seconds."""
+    import pandas as pd
+
+    from synthos.recommend import recommend as recommend_actions
+    from synthos.report.html import page
+    from synthos.report.recommend_html import render_recommendations
+
+    alignment = read_json(alignment_path)
+    doc = recommend_actions(pd.read_parquet(synthetic_sample_path),
+                            pd.read_parquet(reference_sample_path), alignment["kinds"],
+                            read_json(collapse_path), read_json(localization_path),
+                            pd.read_parquet(localization_table_path),
+                            diversity=read_json(diversity_path), target=target or None,
+                            seed=seed)
+    write_json(result_path, doc)
+    write_bytes(html_path, page("Synthos recommendations",
+                                render_recommendations(doc)).encode())
+    gains = [r["gain"] for r in doc["recommendations"] if r["measured"]]
+    metrics = {"recommendations": len(doc["recommendations"]),
+               "best_gain": max(gains, default=0.0), "seconds": doc["seconds"]}
+    _track("recommend", metrics, tracking_uri, run_id)
+    return metrics
+
+
 def learn(prescreen_doc: dict, summary: dict, library_uri: str) -> str:
     """Add a validated dataset's signature and verdict to the library (continuous learning).
 
@@ -258,21 +320,27 @@ def report(out_uri: str, files: dict[str, str], *, profile_name: str, target: st
     collapse_doc = read_json(files["collapse"])
     diversity_doc = read_json(files["diversity"])
     prescreen_doc = read_json(files["prescreen"])
+    localization_doc = read_json(files["localization"])
+    recommendations_doc = read_json(files["recommendations"])
     timings = {"load_synthetic": synthetic["seconds"], "load_reference": reference["seconds"],
                "align": alignment["seconds"], "collapse": collapse_doc["seconds"],
-               "diversity": diversity_doc["seconds"], "prescreen": prescreen_doc["seconds"]}
+               "diversity": diversity_doc["seconds"], "prescreen": prescreen_doc["seconds"],
+               "localize": localization_doc["seconds"],
+               "recommend": recommendations_doc["seconds"]}
     tracking = {"tracking_uri": tracking_uri or None, "experiment": experiment or None,
                 "run_id": run_id or None}
     timings["report"] = time.perf_counter() - started
     summary = build_summary(synthetic, reference, alignment, collapse_doc,
                             profile=profile_name, target=target, mlflow=tracking,
                             timings_s=timings, diversity=diversity_doc,
-                            prescreen=prescreen_doc)
+                            prescreen=prescreen_doc, localization=localization_doc,
+                            recommendations=recommendations_doc)
     if profile_name == "full":
         summary["prescreen"]["added_to_library"] = learn(prescreen_doc, summary, library_uri)
     write_json(summary_path, summary)
     write_bytes(html_path, render_report(summary, synthetic, reference, collapse_doc,
-                                         diversity_doc).encode())
+                                         diversity_doc, localization_doc,
+                                         recommendations_doc).encode())
     _track("timings_s", timings, tracking_uri, run_id)
     if run_id:
         for path in (summary_path, html_path):

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from synthos.collapse.detector import one_thread
 from synthos.localize import detectors as det
 from synthos.localize.conformal import bh_qvalues, conformal_pvalues, conformal_scores
 from synthos.localize.explain import Explainer
@@ -73,7 +74,7 @@ def localize(synthetic: pd.DataFrame, reference: pd.DataFrame, kinds: dict[str, 
         p-values): of the rows flagged, about this share would be real-looking rows.
     """
     started = time.perf_counter()
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), one_thread():
         warnings.simplefilter("ignore", RuntimeWarning)
         rng = np.random.default_rng(seed)
         space = build_space(synthetic, reference, kinds, target, max_reference_rows, rng)
@@ -138,6 +139,7 @@ def _combine(space, synthetic, reference, kinds, detections, explain_rows, fdr,
     table["reasons"] = reasons
     summary = _summary(space, kinds, detections, names, fired, flagged, table, order,
                        explainer, fdr, max_train_rows, explain_rows)
+    _add_values(summary["top"], order, space, synthetic, reference, oos)
     summary["seconds"] = round(time.perf_counter() - started, 3)
     return LocalizationResult(table, summary)
 
@@ -177,6 +179,29 @@ def _summary(space, kinds, detections, names, fired, flagged, table, order, expl
                          "tails": missing_tails(space, kinds),
                          "uncovered_real_rows": uncovered},
     }
+
+
+def _add_values(top: list[dict], order: np.ndarray, space, synthetic: pd.DataFrame,
+                reference: pd.DataFrame, oos) -> None:
+    """The worst rows' values beside their nearest real row's, for the report."""
+    columns = space.prep.numeric_names + space.prep.categorical_names
+    columns = [c for c in synthetic.columns if c in columns]
+    for rec, i in zip(top, order, strict=False):
+        rec["values"] = {c: _plain(synthetic[c].iloc[i]) for c in columns}
+        if oos is not None:
+            j = int(space.real_rows[oos.extra["nearest"][i]])
+            rec["nearest_values"] = {c: _plain(reference[c].iloc[j]) for c in columns}
+
+
+def _plain(value) -> object:
+    """A cell as JSON can hold it."""
+    if value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NA:
+        return None
+    if hasattr(value, "item"):
+        return value.item()
+    if isinstance(value, pd.Timestamp):
+        return value.isoformat()
+    return value if isinstance(value, (int, float, bool, str)) else str(value)
 
 
 def _why_absent(name: str, space) -> str:

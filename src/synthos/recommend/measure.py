@@ -16,9 +16,10 @@ from synthos.recommend.actions import (
     removal_actions,
 )
 
-#: Share of the reference set aside as the pool real rows are mixed in from; the rest is what
-#: every score here (before and after) is computed against, so a mixed-in row is never a copy
-#: of a row it is scored against.
+#: Share of the reference set aside as the pool real rows are mixed in from. Actions that add
+#: real rows are scored (before and after) against the rest only, so a mixed-in row is never a
+#: copy of a row it is scored against; actions that remove rows are scored against the whole
+#: reference, from the collapse stage's own scores.
 DONOR_SHARE = 0.3
 #: References smaller than this are not split: no real rows are mixed in.
 MIN_REFERENCE_FOR_DONOR = 100
@@ -55,8 +56,12 @@ def recommend(synthetic: pd.DataFrame, reference: pd.DataFrame, kinds: dict[str,
     Returns
     -------
     dict
-        ``recommendations`` ranked by gain over cost (measured ones first), ``before`` (the
-        scores every gain is measured from), ``scored_against`` and ``seconds``.
+        ``recommendations`` ranked: measured ones first, those that clear every threshold
+        before the rest, then by gain over cost; each with the
+        reference part it was scored against (``reference``: all of it, for removals;
+        ``evaluation``: the part no mixed-in row comes from); ``before`` (the collapse
+        stage's scores) and ``before_evaluation`` (the same samples against the evaluation
+        part), ``scored_against`` (row counts) and ``seconds``.
     """
     started = time.perf_counter()
     dims = {d["name"]: d for d in collapse["dimensions"]}
@@ -74,29 +79,40 @@ def recommend(synthetic: pd.DataFrame, reference: pd.DataFrame, kinds: dict[str,
     evaluation, donor = _split(reference[columns], donor_share, rng)
     thresholds = {n: d["threshold"] for n, d in dims.items()}
 
-    def scores(data: pd.DataFrame) -> dict[str, float]:
-        result = detect_collapse(data, evaluation, kinds, target=target,
+    def scores(data: pd.DataFrame, against: pd.DataFrame) -> dict[str, float]:
+        result = detect_collapse(data, against, kinds, target=target,
                                  thresholds=thresholds, seed=seed)
         return {d.name: d.score for d in result.dimensions}
 
-    before = scores(frame)
-    actions = removal_actions(frame, table, columns)
+    # The collapse stage scored these very samples with this seed: its scores are the baseline.
+    before = {n: d["score"] for n, d in dims.items()}
+    plans = [(a, reference[columns], "reference", before)
+             for a in removal_actions(frame, table, columns)]
+    before_eval = None
     if donor is not None:
-        actions += addition_actions(frame, donor, localization.get("missing_mass", {}), rng)
+        added = addition_actions(frame, donor, localization.get("missing_mass", {}), rng)
+        if added:
+            before_eval = scores(frame, evaluation)
+            plans += [(a, evaluation, "evaluation", before_eval) for a in added]
     measured: dict[str, dict] = {}
     records = []
-    for action in actions:
-        after = scores(action.apply())
-        rec = _record(action, before, after, thresholds, weak, len(frame))
+    for action, against, label, base in plans:
+        after = scores(action.apply(), against)
+        rec = _record(action, base, after, thresholds, weak, len(frame))
+        rec["scored_against"] = label
         records.append(rec)
         measured.setdefault(action.name, rec)
     for action in estimate_actions(failing, measured, diversity, int(table["flagged"].sum())):
         records.append(_record(action, before, None, thresholds, weak, len(frame)))
-    records.sort(key=lambda r: (not r["measured"], -(r["gain_per_cost"] or 0.0)))
+    # A measured action that clears every threshold comes first (a team wants a fix); then by
+    # gain over cost, which alone would put a cheap nudge above a complete cure.
+    records.sort(key=lambda r: (not r["measured"], not r["passes_after"],
+                                -(r["gain_per_cost"] or 0.0)))
     for i, rec in enumerate(records, 1):
         rec["rank"] = i
-    doc.update(recommendations=records, before=before,
-               scored_against={"reference_rows": len(evaluation),
+    doc.update(recommendations=records, before=before, before_evaluation=before_eval,
+               scored_against={"reference_rows": len(reference),
+                               "evaluation_rows": len(evaluation),
                                "donor_rows": 0 if donor is None else len(donor),
                                "synthetic_rows": len(frame)})
     doc["seconds"] = round(time.perf_counter() - started, 3)

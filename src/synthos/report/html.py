@@ -7,6 +7,8 @@ from typing import Any
 
 from synthos.report.collapse_html import render_collapse
 from synthos.report.diversity_html import render_diversity
+from synthos.report.localize_html import render_localization
+from synthos.report.recommend_html import render_recommendations
 
 _CSS = """
 body{font:14px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem auto;
@@ -35,7 +37,8 @@ def page(title: str, body: str) -> str:
 
 
 def render_report(summary: dict[str, Any], synthetic: dict, reference: dict,
-                  collapse: dict, diversity: dict) -> str:
+                  collapse: dict, diversity: dict, localization: dict,
+                  recommendations: dict) -> str:
     """The HTML report for ``summary``, the schema documents and the stage results."""
     parts = [
         f"<p class='muted'>synthos {escape(summary['synthos_version'])} · profile "
@@ -43,6 +46,8 @@ def render_report(summary: dict[str, Any], synthetic: dict, reference: dict,
         + (f" · target <code>{escape(summary['target'])}</code>" if summary["target"] else "")
         + "</p>",
         "<h2>Collapse</h2>" + render_collapse(collapse),
+        "<h2>Recommendations</h2>" + render_recommendations(recommendations),
+        "<h2>Bad rows</h2>" + render_localization(localization),
         _prescreen(summary["prescreen"]),
         "<h2>Diversity</h2>" + render_diversity(diversity),
         _pending(summary),

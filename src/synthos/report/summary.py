@@ -24,7 +24,8 @@ def build_summary(synthetic: dict, reference: dict, alignment: dict, collapse: d
                   profile: str,
                   target: str | None, mlflow: dict[str, str | None],
                   timings_s: dict[str, float], diversity: dict,
-                  prescreen: dict) -> dict[str, Any]:
+                  prescreen: dict, localization: dict, recommendations: dict
+                  ) -> dict[str, Any]:
     """Assemble ``summary.json``.
 
     Parameters
@@ -75,8 +76,21 @@ def build_summary(synthetic: dict, reference: dict, alignment: dict, collapse: d
                            for n in prescreen["lookup"]["neighbours"]],
             "calibration": prescreen["lookup"]["calibration"],
             "library": prescreen["library"], "added_to_library": None},
+        "localization": localization_summary(localization),
+        "recommendations": recommendations["recommendations"],
+        "recommendations_scored_against": recommendations["scored_against"],
     })
     return doc
+
+
+def localization_summary(doc: dict, listed: int = 5) -> dict[str, Any]:
+    """The ``localization`` field: rows flagged per reason, what was sampled, the missing
+    mass and the worst rows with their reasons (``localization.parquet`` holds every row)."""
+    keep = ("rows_scored", "flagged", "flagged_share", "fdr", "flagged_per_reason",
+            "detectors", "absent", "sampled", "missing_mass")
+    top = [{k: r[k] for k in ("row", "score", "confidence", "fired", "nearest_reference_row",
+                              "reasons")} for r in doc["top"][:listed]]
+    return {**{k: doc[k] for k in keep}, "top": top}
 
 
 def diversity_summary(doc: dict, listed: int = 5) -> dict[str, Any]:

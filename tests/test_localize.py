@@ -1,0 +1,138 @@
+"""Row localization: planted bad rows are found, named and explained; healthy rows are not."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from statsmodels.stats.multitest import multipletests
+
+from synthos.io.sample import ROW_COLUMN
+from synthos.localize import localize
+from synthos.localize.conformal import bh_qvalues, conformal_pvalues, conformal_scores
+
+KINDS = {"x0": "numeric", "x1": "numeric", "x2": "numeric", "n": "integer",
+         "colour": "categorical", "label": "categorical"}
+
+
+def _table(rows: int, seed: int) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    x0 = rng.normal(10.0, 2.0, rows)
+    colour = rng.choice(["red", "green", "blue"], rows, p=[0.5, 0.3, 0.2])
+    x1 = 0.8 * x0 + rng.normal(0, 1.0, rows) + np.where(colour == "red", 3.0, 0.0)
+    return pd.DataFrame({
+        "x0": x0, "x1": x1, "x2": rng.gamma(2.0, 1.5, rows),
+        "n": rng.poisson(4, rows), "colour": colour,
+        "label": np.where(x0 + rng.normal(0, 0.3, rows) > 10.0, "yes", "no")})
+
+
+@pytest.fixture(scope="module")
+def planted() -> dict:
+    reference, synthetic = _table(800, 1), _table(800, 2)
+    copies, outside, dups, flips = (np.arange(0, 10), np.arange(10, 20), np.arange(20, 30),
+                                    np.arange(30, 40))
+    synthetic.iloc[copies] = reference.iloc[100:110].to_numpy()
+    synthetic.loc[outside, "x2"] = 60.0
+    synthetic.iloc[dups] = synthetic.iloc[dups + 100].to_numpy()
+    synthetic.loc[flips, "label"] = np.where(synthetic.loc[flips, "x0"] > 11, "no", "yes")
+    keep = synthetic.loc[flips, "x0"].sub(10).abs() > 1.0  # flips a model can tell
+    flips = flips[keep.to_numpy()]
+    synthetic = synthetic.astype({"x0": float, "x1": float, "x2": float, "n": int})
+    result = localize(synthetic, reference, KINDS, target="label", seed=0)
+    return {"result": result, "copies": copies, "outside": outside, "dups": dups,
+            "flips": flips, "synthetic": synthetic}
+
+
+def _auroc(score: np.ndarray, positive: np.ndarray) -> float:
+    from sklearn.metrics import roc_auc_score
+    return float(roc_auc_score(positive, score))
+
+
+def test_table_has_the_contract_columns(planted: dict) -> None:
+    table = planted["result"].table
+    assert list(table.columns[:5]) == ["row", "score", "confidence", "flagged", "fired"]
+    for name in ("detectability", "out_of_support", "memorization", "duplicates",
+                 "label_issue"):
+        assert f"score_{name}" in table.columns
+    assert "reasons" in table.columns and "nearest_reference_row" in table.columns
+    assert table["row"].tolist() == list(range(800))
+    assert table["score"].between(0, 1).all() and table["confidence"].between(0, 1).all()
+
+
+@pytest.mark.parametrize(("kind", "detector"), [("copies", "memorization"),
+                                                ("outside", "out_of_support"),
+                                                ("dups", "duplicates"),
+                                                ("flips", "label_issue")])
+def test_each_planted_kind_is_ranked_first_by_its_detector(planted: dict, kind: str,
+                                                            detector: str) -> None:
+    table = planted["result"].table
+    positive = np.zeros(len(table), dtype=bool)
+    positive[planted[kind]] = True
+    if kind == "dups":
+        positive[planted["dups"] + 100] = True  # a pair has no original: both are positives
+    assert _auroc(table[f"score_{detector}"].to_numpy(), positive) > 0.95
+    assert _auroc(table["score"].to_numpy(), positive) > 0.9
+
+
+def test_planted_rows_are_flagged_and_explained_in_units(planted: dict) -> None:
+    table = planted["result"].table
+    for i, row in table.iloc[planted["copies"]].iterrows():
+        assert row["flagged"] and "memorization" in row["fired"]
+        assert f"identical to reference row {100 + i}" in row["reasons"]
+        assert row["nearest_reference_row"] == 100 + i
+    hi = _table(800, 1)["x2"].max()
+    for _, row in table.iloc[planted["outside"]].iterrows():
+        assert row["flagged"] and "out_of_support" in row["fired"]
+        assert f"x2 60 where real rows stop at {hi:.4g}" in row["reasons"]
+    for i, row in table.iloc[planted["dups"]].iterrows():
+        assert "duplicates" in row["fired"]
+        assert f"repeats row {i + 100} exactly" in row["reasons"]
+
+
+def test_summary_counts_flags_per_reason(planted: dict) -> None:
+    summary = planted["result"].summary
+    table = planted["result"].table
+    assert summary["flagged"] == int(table["flagged"].sum())
+    for name, count in summary["flagged_per_reason"].items():
+        fired = table["fired"].str.split(",").apply(lambda f, n=name: n in f)
+        assert count == int((fired & table["flagged"]).sum()), name
+    assert summary["flagged_per_reason"]["memorization"] >= 10
+    assert "training_influence" in summary["absent"]
+    assert summary["top"][0]["values"].keys() == summary["top"][0]["nearest_values"].keys()
+
+
+def test_healthy_table_flags_few_rows() -> None:
+    result = localize(_table(800, 2), _table(800, 1), KINDS, target="label", seed=0)
+    assert result.summary["flagged_share"] <= 0.02
+    # Each detector fires on about 1% of rows drawn like the real ones, by construction.
+    for name, counts in result.summary["detectors"].items():
+        assert counts["fired"] <= 0.04 * 800, name
+
+
+def test_rows_keep_their_input_positions_and_no_target_means_no_label_detector() -> None:
+    synthetic = _table(300, 2)
+    synthetic[ROW_COLUMN] = np.arange(300) * 7 + 3
+    result = localize(synthetic, _table(300, 1), KINDS, seed=0)
+    assert result.table["row"].tolist() == (np.arange(300) * 7 + 3).tolist()
+    assert "score_label_issue" not in result.table.columns
+    assert result.summary["absent"]["label_issue"] == "absent: no target column given"
+
+
+def test_missing_categories_and_tails_are_named() -> None:
+    reference, synthetic = _table(800, 1), _table(800, 2)
+    synthetic = synthetic[(synthetic["colour"] != "blue") & (synthetic["x2"] < 6)]
+    mass = localize(synthetic.reset_index(drop=True), reference, KINDS, seed=0
+                    ).summary["missing_mass"]
+    assert [(c["column"], c["value"], c["synthetic_share"]) for c in mass["categories"]] == [
+        ("colour", "blue", 0.0)]
+    assert ("x2", "upper") in {(t["column"], t["side"]) for t in mass["tails"]}
+
+
+def test_conformal_scores_and_bh_match_definitions() -> None:
+    null = np.array([1.0, 2.0, 3.0, 4.0])
+    assert conformal_scores(np.array([0.5, 2.0, 9.0]), null).tolist() == [0.0, 0.25, 1.0]
+    assert conformal_scores(np.array([0.5, 2.0, 9.0]), null, higher_is_worse=False
+                            ).tolist() == [1.0, 0.5, 0.0]
+    assert conformal_pvalues(np.array([9.0, 2.0]), null).tolist() == [0.2, 0.8]
+    p = np.random.default_rng(0).uniform(size=50) ** 3
+    assert np.allclose(bh_qvalues(p), multipletests(p, method="fdr_bh")[1])
