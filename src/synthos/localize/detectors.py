@@ -4,9 +4,10 @@ same statistic for the real rows of the index (the null), which
 
 - ``detectability``: out-of-fold p(synthetic | row) from boosted trees telling synthetic rows
   from real ones; the real rows' own out-of-fold p is the null.
-- ``out_of_support``: mean distance to the k nearest real rows over those rows' own k-th
-  neighbour distance (a local outlier factor, Breunig et al. 2000; k-NN support after Kuan and
-  Mueller 2022); real rows leave themselves out.
+- ``out_of_support``: the worse (as conformal scores) of two: mean distance to the k nearest
+  real rows over those rows' own k-th neighbour distance (a local outlier factor, Breunig et
+  al. 2000; k-NN support after Kuan and Mueller 2022), and how far the row's most extreme
+  value lies beyond the real range of its column; real rows leave themselves out.
 - ``memorization``: distance to the closest real record over the distance to the second
   closest (the nearest-neighbour distance ratio of privacy audits); 0 for an exact copy of any
   reference row.
@@ -29,6 +30,7 @@ import pandas as pd
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.model_selection import KFold, StratifiedKFold
 
+from synthos.localize.conformal import conformal_scores
 from synthos.localize.space import Space
 
 #: Neighbours behind the out-of-support statistic (Naeem et al. 2020 use 5 for k-NN balls).
@@ -158,10 +160,42 @@ def neighbours(space: Space) -> tuple[Detection, Detection] | None:
     extra = {"nearest": ids_s[:, 0], "distance": ds[:, 0],
              "second": ds[:, 1] if k > 1 else ds[:, 0],
              "radius_k": radius_k[ids_s].mean(axis=1), "real_radius_k": radius_k}
-    oos = Detection("out_of_support", local_ratio(ds, ids_s), local_ratio(dr, ids), extra=extra)
+    # Distance alone dilutes one impossible value among many ordinary columns: the row is
+    # also as far out of support as its worst column is beyond the real range.
+    knn_syn, knn_real = local_ratio(ds, ids_s), local_ratio(dr, ids)
+    range_syn, range_real = range_excess(space)
+    oos = Detection("out_of_support",
+                    np.maximum(conformal_scores(knn_syn, knn_real),
+                               conformal_scores(range_syn, range_real)),
+                    np.maximum(conformal_scores(knn_real, knn_real),
+                               conformal_scores(range_real, range_real)), extra=extra)
     memo = Detection("memorization", mem, copy_ratio(dr), higher_is_worse=False,
                      extra=extra)
     return oos, memo
+
+
+def range_excess(space: Space) -> tuple[np.ndarray, np.ndarray]:
+    """How far each row's most extreme numeric value lies beyond the real rows' range, in
+    reference standard deviations (0 inside it); real rows of the index are measured
+    against the range of the others (the second-largest value when they hold the largest)."""
+    real = space.prep.reference.numeric[space.real_rows]
+    syn = space.prep.synthetic.numeric
+    if real.shape[1] == 0 or len(real) < 2:
+        return np.zeros(len(syn)), np.zeros(len(real))
+    filled = np.where(np.isnan(real), -np.inf, real)
+    top2 = -np.sort(-filled, axis=0)[:2]
+    filled = np.where(np.isnan(real), np.inf, real)
+    low2 = np.sort(filled, axis=0)[:2]
+    std = space.embedding.std
+
+    def excess(values: np.ndarray, hi: np.ndarray, lo: np.ndarray) -> np.ndarray:
+        with np.errstate(invalid="ignore"):
+            out = np.maximum(values - hi, lo - values) / std
+        return np.nan_to_num(np.maximum(out, 0.0), nan=0.0, posinf=0.0).max(axis=1)
+
+    hi_loo = np.where(real >= top2[0], top2[1], top2[0])
+    lo_loo = np.where(real <= low2[0], low2[1], low2[0])
+    return excess(syn, top2[0], low2[0]), excess(real, hi_loo, lo_loo)
 
 
 def _near_keys(space: Space, rows_numeric: np.ndarray, codes: np.ndarray) -> np.ndarray:

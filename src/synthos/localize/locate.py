@@ -21,6 +21,8 @@ DETECTORS = ("detectability", "out_of_support", "memorization", "duplicates", "l
 #: A detector fires on a row more extreme than this share of real rows (label issues: and
 #: flagged by cleanlab).
 FIRE_AT = 0.99
+#: A detector joins the combined score when its fires are this unlikely under real rows.
+ACTIVE_P = 1e-3
 #: Why the training-influence detector (TracIn over the cascade's checkpoints) is absent.
 NO_INFLUENCE = "absent: needs the accuracy cascade's checkpoints, which this run has not made"
 _TOP = 20
@@ -32,7 +34,8 @@ class LocalizationResult:
 
     ``table`` has one row per synthetic row scored: ``row`` (0-based position in the
     synthetic input), ``score`` (0-1, higher is worse: the share of real rows less extreme
-    under the worst of the detectors), ``confidence`` (1 - the Benjamini–Hochberg q-value),
+    under the worst of the detectors that find more extreme rows than real rows give, all of
+    them when none does), ``confidence`` (1 - the Benjamini–Hochberg q-value),
     ``flagged``, ``fired`` (detectors that fired, worst first), ``score_<detector>`` for each
     detector that ran, ``nearest_reference_row`` and ``reasons``.
     """
@@ -86,6 +89,25 @@ def localize(synthetic: pd.DataFrame, reference: pd.DataFrame, kinds: dict[str, 
                         max_train_rows, started)
 
 
+def _active(names: list[str], scored: dict, n: int, nulls: dict[str, int]) -> list[str]:
+    """The detectors that find more extreme rows than real rows would give them (binomial,
+    one sided, p < :data:`ACTIVE_P`): more rows above :data:`FIRE_AT`, or more rows beyond
+    every real row; all detectors when none does.
+
+    The worst of several scores is diluted by every detector that sees nothing: on a table
+    whose problem is copies, a row's detectability score is noise that ties it with them.
+    """
+    from scipy.stats import binom
+
+    def excess(count: int, rate: float) -> bool:
+        return bool(binom.sf(count - 1, n, rate) < ACTIVE_P)
+
+    active = [nm for nm in names
+              if excess(int((scored[nm][0] >= FIRE_AT).sum()), 1 - FIRE_AT)
+              or excess(int((scored[nm][0] >= 1.0).sum()), 1.0 / (nulls[nm] + 1))]
+    return active or list(names)
+
+
 def _scores(d: det.Detection) -> tuple[np.ndarray, np.ndarray]:
     """Conformal scores of the synthetic rows and of the real rows themselves."""
     valid = ~np.isnan(d.null)
@@ -102,8 +124,10 @@ def _combine(space, synthetic, reference, kinds, detections, explain_rows, fdr,
     n = len(space.points)
     names = [name for name in DETECTORS if name in detections]
     scored = {name: _scores(detections[name]) for name in names}
-    raw = np.max([scored[nm][0] for nm in names], axis=0) if names else np.zeros(n)
-    raw_null = np.max([scored[nm][1] for nm in names], axis=0) if names else np.zeros(1)
+    nulls = {nm: int((~np.isnan(detections[nm].null)).sum()) for nm in names}
+    active = _active(names, scored, n, nulls)
+    raw = np.max([scored[nm][0] for nm in active], axis=0) if active else np.zeros(n)
+    raw_null = np.max([scored[nm][1] for nm in active], axis=0) if active else np.zeros(1)
     score = conformal_scores(raw, raw_null)
     q = bh_qvalues(conformal_pvalues(raw, raw_null))
     flagged = q <= fdr
@@ -140,6 +164,7 @@ def _combine(space, synthetic, reference, kinds, detections, explain_rows, fdr,
     summary = _summary(space, kinds, detections, names, fired, flagged, table, order,
                        explainer, fdr, max_train_rows, explain_rows)
     _add_values(summary["top"], order, space, synthetic, reference, oos)
+    summary["combined_detectors"] = active
     summary["seconds"] = round(time.perf_counter() - started, 3)
     return LocalizationResult(table, summary)
 
