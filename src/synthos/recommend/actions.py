@@ -83,31 +83,21 @@ def addition_actions(frame: pd.DataFrame, donor: pd.DataFrame, missing: dict,
     """Mix real rows in: for missing categories, for missing tails, and at fixed ratios."""
     out = []
     n = len(frame)
-    wanted: list[pd.DataFrame] = []
-    for cat in missing.get("categories", []):
-        col = cat["column"]
-        pool = donor[donor[col].astype("string") == cat["value"]]
-        need = round(cat["missing_share"] * n)
-        if len(pool) and need > 0:
-            wanted.append(pool.sample(min(need, len(pool)), random_state=_seed(rng)))
-    if wanted:
-        rows = pd.concat(wanted).drop_duplicates()
-        levels = ", ".join(f"{c['column']}={c['value']}" for c in missing["categories"][:3])
+    categories = missing.get("categories", [])
+    rows = _draw(donor, [(donor[c["column"]].astype("string") == c["value"]).fillna(False)
+                         for c in categories],
+                 [c["missing_share"] * n for c in categories], rng)
+    if rows is not None:
+        levels = ", ".join(f"{c['column']}={c['value']}" for c in categories[:3])
         out.append(Action("rebalance_categories",
                           f"Rebalance categories: add {len(rows):,} real rows of {levels}",
                           TARGETS["rebalance_categories"], real_rows_needed=len(rows),
                           apply=_add(frame, rows)))
-    wanted = []
-    for tail in missing.get("tails", []):
-        col = pd.to_numeric(donor[tail["column"]], errors="coerce")
-        side = col < tail["bound_value"] if tail["side"] == "lower" else col > tail["bound_value"]
-        pool = donor[side.fillna(False).to_numpy()]
-        need = round(tail["missing_share"] * n)
-        if len(pool) and need > 0:
-            wanted.append(pool.sample(min(need, len(pool)), random_state=_seed(rng)))
-    if wanted:
-        rows = pd.concat(wanted).drop_duplicates()
-        which = ", ".join(f"{t['column']} {t['side']}" for t in missing["tails"][:3])
+    tails = missing.get("tails", [])
+    rows = _draw(donor, [_beyond(donor[t["column"]], t) for t in tails],
+                 [t["missing_share"] * n for t in tails], rng)
+    if rows is not None:
+        which = ", ".join(f"{t['column']} {t['side']}" for t in tails[:3])
         out.append(Action("restore_tails",
                           f"Restore tails: add {len(rows):,} real rows from the {which} tails",
                           TARGETS["restore_tails"], real_rows_needed=len(rows),
@@ -120,6 +110,24 @@ def addition_actions(frame: pd.DataFrame, donor: pd.DataFrame, missing: dict,
                               TARGETS["mix_real"], real_rows_needed=k,
                               apply=_add(frame, rows), details={"ratio": round(k / n, 4)}))
     return out
+
+
+def _beyond(values: pd.Series, tail: dict) -> pd.Series:
+    col = pd.to_numeric(values, errors="coerce")
+    side = col < tail["bound_value"] if tail["side"] == "lower" else col > tail["bound_value"]
+    return side.fillna(False)
+
+
+def _draw(donor: pd.DataFrame, masks: list[pd.Series], needs: list[float],
+          rng: np.random.Generator) -> pd.DataFrame | None:
+    """Donor rows: up to ``need`` of each ``mask``'s rows (None when there are none)."""
+    wanted = []
+    for mask, need in zip(masks, needs, strict=True):
+        pool = donor[mask.to_numpy(dtype=bool)]
+        k = min(round(need), len(pool))
+        if k > 0:
+            wanted.append(pool.sample(k, random_state=_seed(rng)))
+    return pd.concat(wanted).drop_duplicates() if wanted else None
 
 
 def estimate_actions(failing: list[str], measured: dict[str, dict], diversity: dict | None,
