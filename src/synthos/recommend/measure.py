@@ -23,6 +23,14 @@ from synthos.recommend.actions import (
 DONOR_SHARE = 0.3
 #: References smaller than this are not split: no real rows are mixed in.
 MIN_REFERENCE_FOR_DONOR = 100
+#: A removal must keep this share of the rows, and :data:`MIN_KEEP_ROWS` rows: a table cut
+#: to a handful of rows scores near 100 on every dimension for want of power, not because it
+#: is fixed.
+MIN_KEEP_SHARE = 0.25
+MIN_KEEP_ROWS = 30
+#: Changes below this share of the rows are costed at it: below that, a gain divided by a tiny
+#: cost ranks a cheap nudge above a real fix.
+MIN_COST_SHARE = 0.10
 
 
 def recommend(synthetic: pd.DataFrame, reference: pd.DataFrame, kinds: dict[str, str],
@@ -57,11 +65,13 @@ def recommend(synthetic: pd.DataFrame, reference: pd.DataFrame, kinds: dict[str,
     -------
     dict
         ``recommendations`` ranked: measured ones first, those that clear every threshold
-        before the rest, then by gain over cost; each with the
-        reference part it was scored against (``reference``: all of it, for removals;
-        ``evaluation``: the part no mixed-in row comes from); ``before`` (the collapse
-        stage's scores) and ``before_evaluation`` (the same samples against the evaluation
-        part), ``scored_against`` (row counts) and ``seconds``.
+        before the rest, then by gain over cost (changes under :data:`MIN_COST_SHARE` of the
+        rows costed at it); each with the reference part it was scored against
+        (``reference``: all of it, for removals; ``evaluation``: the part no mixed-in row
+        comes from, whose measured change is carried over to the collapse stage's scores and
+        kept under ``evaluation``); ``before`` (the collapse stage's scores),
+        ``before_evaluation``, ``scored_against`` (row counts) and ``seconds``. Removals that
+        would leave too few rows to score are listed, not applied.
     """
     started = time.perf_counter()
     dims = {d["name"]: d for d in collapse["dimensions"]}
@@ -86,8 +96,10 @@ def recommend(synthetic: pd.DataFrame, reference: pd.DataFrame, kinds: dict[str,
 
     # The collapse stage scored these very samples with this seed: its scores are the baseline.
     before = {n: d["score"] for n, d in dims.items()}
-    plans = [(a, reference[columns], "reference", before)
-             for a in removal_actions(frame, table, columns)]
+    removals = removal_actions(frame, table, columns)
+    keep = max(MIN_KEEP_SHARE * len(frame), min(MIN_KEEP_ROWS, len(frame)))
+    too_far = [a for a in removals if len(frame) - a.rows_removed < keep]
+    plans = [(a, reference[columns], "reference", None) for a in removals if a not in too_far]
     before_eval = None
     if donor is not None:
         added = addition_actions(frame, donor, localization.get("missing_mass", {}), rng)
@@ -98,10 +110,26 @@ def recommend(synthetic: pd.DataFrame, reference: pd.DataFrame, kinds: dict[str,
     records = []
     for action, against, label, base in plans:
         after = scores(action.apply(), against)
-        rec = _record(action, base, after, thresholds, weak, len(frame))
+        if base is not None:
+            # Scored on the evaluation part: carry its change over to the collapse stage's
+            # scores, so every action is ranked from one baseline.
+            moved = {d: after[d] - base[d] for d in after}
+            after = {d: round(float(np.clip(before[d] + moved[d], 0.0, 100.0)), 2)
+                     for d in after}
+        rec = _record(action, before, after, thresholds, weak, len(frame))
         rec["scored_against"] = label
+        if base is not None:
+            rec["evaluation"] = {"before": {d: base[d] for d in rec["targets"]},
+                                 "after": {d: round(base[d] + moved[d], 2)
+                                           for d in rec["targets"]}}
         records.append(rec)
         measured.setdefault(action.name, rec)
+    for action in too_far:
+        rec = _record(action, before, None, thresholds, weak, len(frame))
+        rec["basis"] = (f"not applied: it would leave {len(frame) - action.rows_removed:,} of "
+                        f"{len(frame):,} rows, too few to score (the collapse dimensions need "
+                        f"at least {MIN_KEEP_SHARE:.0%} of the rows and {MIN_KEEP_ROWS})")
+        records.append(rec)
     for action in estimate_actions(failing, measured, diversity, int(table["flagged"].sum())):
         records.append(_record(action, before, None, thresholds, weak, len(frame)))
     # A measured action that clears every threshold comes first (a team wants a fix); then by
@@ -156,7 +184,8 @@ def _record(action: Action, before: dict[str, float], after: dict[str, float] | 
                changes={d: round(after[d] - before[d], 2) for d in everything
                         if abs(after[d] - before[d]) >= 0.01},
                gain=round(gain, 2),
-               gain_per_cost=round(gain / max(100.0 * cost_rows / max(rows, 1), 1.0), 3),
+               gain_per_cost=round(gain / max(100.0 * cost_rows / max(rows, 1),
+                                              100.0 * MIN_COST_SHARE), 3),
                passes_after=all(after[d] >= thresholds[d] for d in everything),
                basis="measured: applied to the synthetic sample and re-scored")
     return rec

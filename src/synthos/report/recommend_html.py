@@ -32,7 +32,8 @@ def render_recommendations(doc: dict) -> str:
             f"and after), the {sa['donor_rows']:,} others being the rows mixed in. Gain: "
             "points recovered "
             "toward every dimension's threshold plus the warn margin, side effects included; "
-            "actions that clear every threshold first, then by gain per 1% of rows changed."
+            "actions that clear every threshold first, then by gain per 1% of rows changed (at"
+            " least 10%)."
             "</p><table><tr><th>#</th><th>action</th>"
             "<th>target dimensions, before → after</th><th>gain</th><th>cost</th>"
             "<th>gain / 1% rows</th></tr>" + "".join(rows) + "</table>")
