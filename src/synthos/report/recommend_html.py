@@ -28,8 +28,9 @@ def render_recommendations(doc: dict) -> str:
                     f"<td class='num'>{ratio}</td></tr>")
     return (f"<p class='muted'>Each measured action was applied to the synthetic sample and "
             f"the dimensions re-scored: removals against all {sa['reference_rows']:,} real "
-            f"rows, additions of real rows against {sa['evaluation_rows']:,} of them (before "
-            f"and after), the {sa['donor_rows']:,} others being the rows mixed in. Gain: "
+            f"rows, additions of real rows against {sa['evaluation_rows']:,} of them (the "
+            f"{sa['donor_rows']:,} others being the rows mixed in), their change carried over "
+            "to the collapse stage's scores. Gain: "
             "points recovered "
             "toward every dimension's threshold plus the warn margin, side effects included; "
             "actions that clear every threshold first, then by gain per 1% of rows changed (at"
