@@ -31,8 +31,8 @@ kinds = column_kinds(ref)
 _WORK = """
 result = localize(syn, ref, kinds, target="c0", seed=0)
 s = result.summary
-check = {{"rows_scored": s["rows_scored"], "flagged": s["flagged"], "sampled": s["sampled"],
-          "per_reason": s["flagged_per_reason"]}}
+check = {"rows_scored": s["rows_scored"], "flagged": s["flagged"], "sampled": s["sampled"],
+         "per_reason": s["flagged_per_reason"]}
 """
 
 
