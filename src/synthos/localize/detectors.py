@@ -258,14 +258,17 @@ def duplicates(space: Space, rng: np.random.Generator) -> Detection:
     return Detection("duplicates", stat, null_all[space.real_rows], extra=extra)
 
 
-def target_labels(space: Space) -> tuple[np.ndarray, np.ndarray] | None:
-    """The target as integer class labels on both tables (-1 missing), when it is a class."""
+def target_labels(space: Space
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None] | None:
+    """The target as integer class labels on both tables (-1 missing), when it is a class,
+    and for a numeric target the value each class stands for (None for a categorical one,
+    whose codes are the columns' own)."""
     ctx, prep = space.ctx, space.prep
     if ctx.target is None:
         return None
     if ctx.target in prep.categorical_names:
         j = prep.categorical_names.index(ctx.target)
-        return prep.synthetic.codes[:, j].copy(), prep.reference.codes[:, j].copy()
+        return prep.synthetic.codes[:, j].copy(), prep.reference.codes[:, j].copy(), None
     i = prep.numeric_names.index(ctx.target)
     ref_values = prep.reference.numeric[:, i]
     values = np.unique(ref_values[~np.isnan(ref_values)])
@@ -279,7 +282,7 @@ def target_labels(space: Space) -> tuple[np.ndarray, np.ndarray] | None:
         # A value the reference never holds is a class of its own (len(values)).
         return np.where(ok, pos, np.where(np.isnan(v), -1, len(values)))
 
-    return as_class(syn_values), as_class(ref_values)
+    return as_class(syn_values), as_class(ref_values), values
 
 
 def feature_mask(space: Space, column: str) -> np.ndarray:
@@ -301,7 +304,7 @@ def label_issue(space: Space, rng: np.random.Generator, seed: int, max_train_row
     labels = target_labels(space)
     if labels is None:
         return None
-    y_syn, y_ref = labels
+    y_syn, y_ref, class_values = labels
     valid = np.flatnonzero(y_syn >= 0)
     classes, compact = np.unique(y_syn[valid], return_inverse=True)
     if len(classes) < 2:
@@ -332,5 +335,6 @@ def label_issue(space: Space, rng: np.random.Generator, seed: int, max_train_row
     given_p[valid] = 1.0 - stat[valid]
     top_p = np.zeros(len(y_syn))
     top_p[valid] = probs.max(axis=1)
-    extra = {"label": y_syn, "predicted": predicted, "given_p": given_p, "predicted_p": top_p}
+    extra = {"label": y_syn, "predicted": predicted, "given_p": given_p, "predicted_p": top_p,
+             "class_values": class_values}
     return Detection("label_issue", stat, null, fired=fired, extra=extra)

@@ -183,28 +183,21 @@ class Explainer:
         return "its values are repeated more often than in the real rows"
 
     def label_issue(self, r: int) -> str:
-        det = self.det["label_issue"]
-        target = self.space.ctx.target
-        ex = det.extra
-
-        def name(c: int) -> str:
-            prep = self.space.prep
-            if target in prep.categorical_names:
-                return self.labels[prep.categorical_names.index(target)].get(int(c), str(c))
-            return fmt(self.syn_raw[r, prep.numeric_names.index(target)], "integer") \
-                if c == ex["label"][r] else str(c)
-
-        label = name(int(ex["label"][r]))
+        ex = self.det["label_issue"].extra
+        prep, target = self.space.prep, self.space.ctx.target
+        # A numeric target is quoted as the row holds it: its class may be one the reference
+        # never holds.
+        label = (self._class_name(int(ex["label"][r])) if ex["class_values"] is None
+                 else fmt(self.syn_raw[r, prep.numeric_names.index(target)], "integer"))
         predicted = self._class_name(int(ex["predicted"][r]))
         return (f"{target}={label} but a model trained on the other rows gives that label "
                 f"{ex['given_p'][r]:.2f} and predicts {predicted} ({ex['predicted_p'][r]:.2f})")
 
     def _class_name(self, c: int) -> str:
-        prep, target = self.space.prep, self.space.ctx.target
-        if target in prep.categorical_names:
-            return self.labels[prep.categorical_names.index(target)].get(c, str(c))
-        i = prep.numeric_names.index(target)
-        values = np.unique(self.ref_raw[:, i][~np.isnan(self.ref_raw[:, i])])
+        values = self.det["label_issue"].extra["class_values"]
+        if values is None:
+            j = self.space.prep.categorical_names.index(self.space.ctx.target)
+            return self.labels[j].get(c, str(c))
         return fmt(values[c], "integer") if 0 <= c < len(values) else "an unseen value"
 
     def detectability(self, r: int) -> str:

@@ -89,7 +89,7 @@ def localize(synthetic: pd.DataFrame, reference: pd.DataFrame, kinds: dict[str, 
                         max_train_rows, started)
 
 
-def _active(names: list[str], scored: dict, n: int, nulls: dict[str, int]) -> list[str]:
+def _active(names: list[str], scored: dict, n: int) -> list[str]:
     """The detectors that find more extreme rows than real rows would give them (binomial,
     one sided, p < :data:`ACTIVE_P`): more rows above :data:`FIRE_AT`, or more rows beyond
     every real row; all detectors when none does.
@@ -104,19 +104,20 @@ def _active(names: list[str], scored: dict, n: int, nulls: dict[str, int]) -> li
 
     active = [nm for nm in names
               if excess(int((scored[nm][0] >= FIRE_AT).sum()), 1 - FIRE_AT)
-              or excess(int((scored[nm][0] >= 1.0).sum()), 1.0 / (nulls[nm] + 1))]
+              or excess(int((scored[nm][0] >= 1.0).sum()), 1.0 / (scored[nm][2] + 1))]
     return active or list(names)
 
 
-def _scores(d: det.Detection) -> tuple[np.ndarray, np.ndarray]:
-    """Conformal scores of the synthetic rows and of the real rows themselves."""
+def _scores(d: det.Detection) -> tuple[np.ndarray, np.ndarray, int]:
+    """Conformal scores of the synthetic rows and of the real rows themselves, and how many
+    real rows the null holds."""
     valid = ~np.isnan(d.null)
     null = d.null[valid]
     if len(null) == 0:
-        return np.zeros(len(d.stat)), np.zeros(len(d.null))
+        return np.zeros(len(d.stat)), np.zeros(len(d.null)), 0
     own = np.zeros(len(d.null))
     own[valid] = conformal_scores(null, null, d.higher_is_worse)
-    return conformal_scores(d.stat, null, d.higher_is_worse), own
+    return conformal_scores(d.stat, null, d.higher_is_worse), own, len(null)
 
 
 def _combine(space, synthetic, reference, kinds, detections, explain_rows, fdr,
@@ -124,8 +125,7 @@ def _combine(space, synthetic, reference, kinds, detections, explain_rows, fdr,
     n = len(space.points)
     names = [name for name in DETECTORS if name in detections]
     scored = {name: _scores(detections[name]) for name in names}
-    nulls = {nm: int((~np.isnan(detections[nm].null)).sum()) for nm in names}
-    active = _active(names, scored, n, nulls)
+    active = _active(names, scored, n)
     raw = np.max([scored[nm][0] for nm in active], axis=0) if active else np.zeros(n)
     raw_null = np.max([scored[nm][1] for nm in active], axis=0) if active else np.zeros(1)
     score = conformal_scores(raw, raw_null)

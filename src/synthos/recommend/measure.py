@@ -125,11 +125,10 @@ def recommend(synthetic: pd.DataFrame, reference: pd.DataFrame, kinds: dict[str,
         records.append(rec)
         measured.setdefault(action.name, rec)
     for action in too_far:
-        rec = _record(action, before, None, thresholds, weak, len(frame))
-        rec["basis"] = (f"not applied: it would leave {len(frame) - action.rows_removed:,} of "
+        action.basis = (f"not applied: it would leave {len(frame) - action.rows_removed:,} of "
                         f"{len(frame):,} rows, too few to score (the collapse dimensions need "
                         f"at least {MIN_KEEP_SHARE:.0%} of the rows and {MIN_KEEP_ROWS})")
-        records.append(rec)
+        records.append(_record(action, before, None, thresholds, weak, len(frame)))
     for action in estimate_actions(failing, measured, diversity, int(table["flagged"].sum())):
         records.append(_record(action, before, None, thresholds, weak, len(frame)))
     # A measured action that clears every threshold comes first (a team wants a fix); then by
