@@ -39,7 +39,8 @@ over seeds, with that dataset named):
 - per kind and rate: AUROC of the combined ``score`` (positives = planted rows); AUROC of the
   kind's own detector column (copies: ``score_memorization``, out_of_support:
   ``score_out_of_support``, label_flips: ``score_label_issue``, duplicates: ``score_duplicates``,
-  mixed: the better on average of ``score_detectability`` and ``score_out_of_support``, named);
+  mixed: the best on average of ``score_detectability``, ``score_out_of_support`` and
+  ``score_inconsistency``, named);
   precision at k (k = the number of positives; ties at the k-th score shared out in expectation)
   of the combined score; the share of positives ``flagged`` (recall of the flags), the share of
   the other rows flagged, and the false discovery proportion of the flags (FDP: false flags over
@@ -111,15 +112,15 @@ DEFAULT_SEEDS: tuple[int, ...] = (0, 1)
 # Each half is capped at this many rows by a random subsample (None: no cap). Not needed by
 # default: one localize call on randhie's full halves (10,095 rows each) took ~1 s here.
 DEFAULT_MAX_ROWS: int | None = None
-DETECTORS: tuple[str, ...] = ("detectability", "out_of_support", "memorization", "duplicates",
-                              "label_issue")
+DETECTORS: tuple[str, ...] = ("detectability", "out_of_support", "inconsistency", "memorization",
+                              "duplicates", "label_issue")
 #: The detector column(s) meant to catch each kind; for mixed the better of the two is reported.
 KIND_DETECTORS: dict[str, tuple[str, ...]] = {
     "copies": ("memorization",),
     "out_of_support": ("out_of_support",),
     "label_flips": ("label_issue",),
     "duplicates": ("duplicates",),
-    "mixed": ("detectability", "out_of_support"),
+    "mixed": ("detectability", "out_of_support", "inconsistency"),
 }
 GOAL_AUROC = 0.95
 #: The healthy-table calibration check counts scores at or above this (expected share 1 - TAIL).
@@ -768,8 +769,8 @@ def footer(results: dict) -> list[str]:
         " (copies) or have an exact duplicate in the table (duplicates) left out: rows no"
         " content-based detector can tell from the planted ones ('same' where there are none).",
         "Detector column: copies -> score_memorization, out_of_support -> score_out_of_support,"
-        " label_flips -> score_label_issue, duplicates -> score_duplicates, mixed -> the better on"
-        " average of score_detectability and score_out_of_support (named).",
+        " label_flips -> score_label_issue, duplicates -> score_duplicates, mixed -> the best on"
+        " average of score_detectability, score_out_of_support and score_inconsistency (named).",
         "Target passed to localize (every kind) only where TARGETS names a categorical/boolean"
         " column; label_flips run only there.",
     ]

@@ -136,3 +136,53 @@ def test_conformal_scores_and_bh_match_definitions() -> None:
     assert conformal_pvalues(np.array([9.0, 2.0]), null).tolist() == [0.2, 0.8]
     p = np.random.default_rng(0).uniform(size=50) ** 3
     assert np.allclose(bh_qvalues(p), multipletests(p, method="fdr_bh")[1])
+
+
+def test_rows_whose_columns_do_not_go_together_are_found_by_inconsistency() -> None:
+    # x1 follows x0 (and colour); give 15 rows the x1 of a row whose x0 is far from theirs.
+    reference, synthetic = _table(800, 1), _table(800, 2)
+    rows = np.flatnonzero(synthetic["x0"].between(11.5, 13.0).to_numpy())[:15]
+    donors = np.flatnonzero(synthetic["x0"].lt(7.5).to_numpy())[:15]
+    synthetic.loc[rows, "x1"] = synthetic.loc[donors, "x1"].to_numpy()
+    table = localize(synthetic, reference, KINDS, seed=0).table
+    positive = np.zeros(len(table), dtype=bool)
+    positive[rows] = True
+    assert _auroc(table["score_inconsistency"].to_numpy(), positive) > 0.95
+    worst = table.iloc[rows].sort_values("score_inconsistency").iloc[-1]
+    assert "x1 " in worst["reasons"] and "where real rows with its other values hold about" \
+        in worst["reasons"]
+
+
+def test_a_copy_of_a_record_few_real_rows_hold_is_worse_than_one_many_hold() -> None:
+    rng = np.random.default_rng(0)
+    kinds = {"a": "integer", "b": "integer", "c": "numeric"}
+
+    def table(rows: int) -> pd.DataFrame:
+        return pd.DataFrame({"a": rng.integers(0, 3, rows), "b": rng.integers(0, 3, rows),
+                             "c": rng.normal(0, 1, rows)})
+
+    reference, synthetic = table(600), table(600)
+    reference.iloc[:40] = [1, 1, 0.0]  # a record 40 real rows hold
+    synthetic.iloc[0] = [1, 1, 0.0]
+    synthetic.iloc[1] = reference.iloc[300].to_numpy()  # a record only one real row holds
+    synthetic = synthetic.astype({"a": int, "b": int})
+    reference = reference.astype({"a": int, "b": int})
+    result = localize(synthetic, reference, kinds, seed=0)
+    table = result.table
+    memo = table["score_memorization"].to_numpy()
+    assert memo[1] > memo[0]
+    assert memo[1] == memo.max()
+    assert "(a record no other real row holds)" in \
+        result.summary["top"][[t["row"] for t in result.summary["top"]].index(1)]["reasons"]
+
+
+def test_a_detector_whose_bad_rows_score_below_its_fire_level_still_joins_the_score() -> None:
+    from synthos.localize.locate import _active
+
+    rng = np.random.default_rng(0)
+    plain = rng.uniform(size=1000)
+    tied = rng.uniform(size=1000)
+    tied[:100] = 0.9  # copies of records real rows repeat: extreme, but never above 0.99
+    scored = {"a": (plain, plain, 1000), "b": (tied, plain, 1000)}
+    assert _active(["a", "b"], scored, 1000) == ["b"]
+    assert _active(["a"], {"a": scored["a"]}, 1000) == ["a"]  # none stands out: all of them

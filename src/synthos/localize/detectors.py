@@ -8,9 +8,11 @@ same statistic for the real rows of the index (the null), which
   real rows over those rows' own k-th neighbour distance (a local outlier factor, Breunig et
   al. 2000; k-NN support after Kuan and Mueller 2022), and how far the row's most extreme
   value lies beyond the real range of its column; real rows leave themselves out.
+- ``inconsistency`` (its own module, :mod:`synthos.localize.inconsistency`): values the row's
+  other columns do not predict.
 - ``memorization``: distance to the closest real record over the distance to the second
-  closest (the nearest-neighbour distance ratio of privacy audits); 0 for an exact copy of any
-  reference row.
+  closest (the nearest-neighbour distance ratio of privacy audits); below every ratio for an
+  exact copy of a reference row, the lower the fewer real rows hold that record.
 - ``duplicates``: the share of the synthetic table repeating the row (exactly, or on a grid of
   :data:`NEAR_SD` reference standard deviations) beyond the share of the reference repeating it;
   the null compares two halves of the reference the same way.
@@ -154,12 +156,11 @@ def neighbours(space: Space) -> tuple[Detection, Detection] | None:
         np.divide(dist[:, 0], dist[:, 1], out=ratio, where=dist[:, 1] > 0)
         return ratio
 
-    mem = copy_ratio(ds)
-    # An exact copy of any reference row, in the index or not, is a copy.
-    mem[np.isin(space.prep.synthetic.row_hash, space.prep.reference.row_hash)] = 0.0
+    mem, mem_null, copies = exact_copy_tiers(space, copy_ratio(ds), copy_ratio(dr))
     extra = {"nearest": ids_s[:, 0], "distance": ds[:, 0],
              "second": ds[:, 1] if k > 1 else ds[:, 0],
-             "radius_k": radius_k[ids_s].mean(axis=1), "real_radius_k": radius_k}
+             "radius_k": radius_k[ids_s].mean(axis=1), "real_radius_k": radius_k,
+             "copies": copies}
     # Distance alone dilutes one impossible value among many ordinary columns: the row is
     # also as far out of support as its worst column is beyond the real range.
     knn_syn, knn_real = local_ratio(ds, ids_s), local_ratio(dr, ids)
@@ -169,9 +170,27 @@ def neighbours(space: Space) -> tuple[Detection, Detection] | None:
                                conformal_scores(range_syn, range_real)),
                     np.maximum(conformal_scores(knn_real, knn_real),
                                conformal_scores(range_real, range_real)), extra=extra)
-    memo = Detection("memorization", mem, copy_ratio(dr), higher_is_worse=False,
-                     extra=extra)
+    memo = Detection("memorization", mem, mem_null, higher_is_worse=False, extra=extra)
     return oos, memo
+
+
+def exact_copy_tiers(space: Space, ratio_syn: np.ndarray, ratio_real: np.ndarray
+                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The memorization statistic (lower is worse) with exact copies below every ratio.
+
+    A row equal to ``c`` reference rows scores ``-1 / c``: copying a record that no other real
+    row holds is the strongest evidence, while a record that many real rows share is what a
+    fresh real sample repeats too (tables of small counts are full of them). A real row of the
+    null is counted against the *other* reference rows the same way. Exact equality is over
+    every reference row, in the index or not. Returns the synthetic statistic, the null, and
+    each synthetic row's count of equal reference rows.
+    """
+    ref_hash = space.prep.reference.row_hash
+    copies = _count_in(space.prep.synthetic.row_hash, ref_hash)
+    others = _count_in(ref_hash[space.real_rows], ref_hash) - 1
+    stat = np.where(copies > 0, -1.0 / np.maximum(copies, 1), ratio_syn)
+    null = np.where(others > 0, -1.0 / np.maximum(others, 1), ratio_real)
+    return stat, null, copies
 
 
 def range_excess(space: Space) -> tuple[np.ndarray, np.ndarray]:

@@ -160,11 +160,14 @@ class Explainer:
     def memorization(self, r: int) -> str:
         det = self.det["memorization"]
         nearest = int(self.space.real_rows[det.extra["nearest"][r]])
-        if det.stat[r] == 0:
+        copies = int(det.extra["copies"][r])
+        if copies > 0:
             h = self.space.prep.synthetic.row_hash[r]
             j = int(self.ref_hash_row.get(h, nearest))
+            held = ("a record no other real row holds" if copies == 1
+                    else f"a record {copies} real rows hold")
             return (f"identical to reference row {int(self.space.reference_positions[j])} on "
-                    "every compared column")
+                    f"every compared column ({held})")
         return (f"a near copy of reference row {int(self.space.reference_positions[nearest])} "
                 f"({det.extra['distance'][r]:.3g} standard units away, where the next real row "
                 f"is {det.extra['second'][r]:.3g})")
@@ -199,6 +202,23 @@ class Explainer:
             j = self.space.prep.categorical_names.index(self.space.ctx.target)
             return self.labels[j].get(c, str(c))
         return fmt(values[c], "integer") if 0 <= c < len(values) else "an unseen value"
+
+    def inconsistency(self, r: int) -> str:
+        ex = self.det["inconsistency"].extra
+        c = int(ex["column"][r])
+        if c < 0:
+            return "its columns go together less well than in real rows"
+        col = ex["columns"][c]
+        name, expected = col["name"], ex["expected"][r]
+        if col["numeric"]:
+            kind = self.kinds.get(name, "numeric")
+            value = self.syn_raw[r, col["index"]]
+            return (f"{name} {fmt(value, kind)} where real rows with its other values hold about "
+                    f"{fmt(expected, kind)} (typically within {col['typical_error']:.3g})")
+        code = int(self.space.prep.synthetic.codes[r, col["index"]])
+        labels = self.labels[col["index"]]
+        return (f"{name}={labels.get(code, 'missing')} where real rows with its other values "
+                f"hold {labels.get(int(expected), '?')}")
 
     def detectability(self, r: int) -> str:
         det = self.det["detectability"]

@@ -13,16 +13,20 @@ from synthos.collapse.detector import one_thread
 from synthos.localize import detectors as det
 from synthos.localize.conformal import bh_qvalues, conformal_pvalues, conformal_scores
 from synthos.localize.explain import Explainer
+from synthos.localize.inconsistency import inconsistency
 from synthos.localize.space import build_space
 from synthos.localize.uncovered import missing_categories, missing_tails, uncovered_rows
 
 #: Detectors in the order their columns appear; a detector that cannot run is absent.
-DETECTORS = ("detectability", "out_of_support", "memorization", "duplicates", "label_issue")
+DETECTORS = ("detectability", "out_of_support", "inconsistency", "memorization", "duplicates",
+             "label_issue")
 #: A detector fires on a row more extreme than this share of real rows (label issues: and
 #: flagged by cleanlab).
 FIRE_AT = 0.99
-#: A detector joins the combined score when its fires are this unlikely under real rows.
+#: A detector joins the combined score when its excess of extreme rows is this unlikely under
+#: real rows, at one of these score levels or beyond every real row.
 ACTIVE_P = 1e-3
+ACTIVE_LEVELS = (0.8, 0.9, 0.95, 0.99)
 #: Why the training-influence detector (TracIn over the cascade's checkpoints) is absent.
 NO_INFLUENCE = "absent: needs the accuracy cascade's checkpoints, which this run has not made"
 _TOP = 20
@@ -82,7 +86,8 @@ def localize(synthetic: pd.DataFrame, reference: pd.DataFrame, kinds: dict[str, 
         rng = np.random.default_rng(seed)
         space = build_space(synthetic, reference, kinds, target, max_reference_rows, rng)
         found = [det.detectability(space, rng, seed, max_train_rows),
-                 *(det.neighbours(space) or ()), det.duplicates(space, rng),
+                 *(det.neighbours(space) or ()),
+                 inconsistency(space, rng, seed, max_train_rows), det.duplicates(space, rng),
                  det.label_issue(space, rng, seed, max_train_rows)]
         detections = {d.name: d for d in found if d is not None}
         return _combine(space, synthetic, reference, kinds, detections, explain_rows, fdr,
@@ -90,21 +95,26 @@ def localize(synthetic: pd.DataFrame, reference: pd.DataFrame, kinds: dict[str, 
 
 
 def _active(names: list[str], scored: dict, n: int) -> list[str]:
-    """The detectors that find more extreme rows than real rows would give them (binomial,
-    one sided, p < :data:`ACTIVE_P`): more rows above :data:`FIRE_AT`, or more rows beyond
-    every real row; all detectors when none does.
+    """The detectors that find more extreme rows than real rows would give them: at one of
+    :data:`ACTIVE_LEVELS` (or beyond every real row) more synthetic rows than the binomial
+    allows at p < :data:`ACTIVE_P` (Bonferroni over the levels); all detectors when none does.
 
     The worst of several scores is diluted by every detector that sees nothing: on a table
     whose problem is copies, a row's detectability score is noise that ties it with them.
+    Levels below :data:`FIRE_AT` let in a detector whose bad rows share their statistic with
+    many real rows (a copy of a record real rows repeat scores well below 1).
     """
     from scipy.stats import binom
 
-    def excess(count: int, rate: float) -> bool:
-        return bool(binom.sf(count - 1, n, rate) < ACTIVE_P)
+    def excess(scores: np.ndarray, null_size: int) -> bool:
+        for level in (*ACTIVE_LEVELS, 1.0):
+            rate = 1.0 / (null_size + 1) if level >= 1.0 else 1.0 - level
+            count = int((scores >= level).sum())
+            if binom.sf(count - 1, n, rate) < ACTIVE_P / (len(ACTIVE_LEVELS) + 1):
+                return True
+        return False
 
-    active = [nm for nm in names
-              if excess(int((scored[nm][0] >= FIRE_AT).sum()), 1 - FIRE_AT)
-              or excess(int((scored[nm][0] >= 1.0).sum()), 1.0 / (scored[nm][2] + 1))]
+    active = [nm for nm in names if excess(scored[nm][0], scored[nm][2])]
     return active or list(names)
 
 
@@ -234,4 +244,7 @@ def _why_absent(name: str, space) -> str:
         if space.ctx.target is None:
             return "absent: no target column given"
         return "absent: the target is not a class label (more than 20 values, or one class)"
+    if name == "inconsistency":
+        return ("absent: fewer than two columns, too few real rows, or no column that the "
+                "others predict")
     return "absent: too few rows"

@@ -1,0 +1,188 @@
+"""The ``inconsistency`` detector: values the row's other columns do not predict.
+
+A row can hold only real-looking values and still be unlike every real row, when its columns
+do not go together (a generator stitching the features of two records, a broken correlation).
+After ALSO (attribute-wise learning for scoring outliers; Paulheim and Meusel 2015): one model
+per column predicts that column from the others, fitted on real rows; a row's error in each
+column is ranked against the errors of real rows the model did not see (a conformal score per
+column), and the row's statistic adds those up, each column weighted by how well the other
+columns predict it (an unpredictable column says nothing about consistency).
+
+    T(x) = sum_j q_j * -log(1 - u_j(x) + 1 / (m_j + 1))
+
+where u_j is the share of the m_j held-out real rows with a smaller error in column j and q_j
+= max(0, 1 - RMSE_j / sd_j) for a numeric column (1 - mean log loss over the entropy of the
+column's classes for a categorical one), measured on those held-out rows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
+
+from synthos.localize.conformal import conformal_scores
+from synthos.localize.detectors import Detection, feature_mask
+from synthos.localize.space import Space
+
+#: Boosting rounds per column model: the columns' dependence, not a fine fit, is the point,
+#: and a wide table fits two models per column.
+ROUNDS = 30
+#: Real rows the two folds need before the models mean anything.
+MIN_REAL_ROWS = 20
+_FLOOR = 1e-6  # probability floor of a class the model gives nothing
+
+
+@dataclass
+class _Column:
+    name: str
+    numeric: bool
+    index: int  # into prep.numeric_names or prep.categorical_names
+
+
+def _columns(space: Space) -> list[_Column]:
+    """Numeric columns with two or more real values, narrow categoricals with two classes."""
+    prep, real = space.prep, space.real
+    out = []
+    for i, name in enumerate(prep.numeric_names):
+        values = real.numeric[:, i]
+        if np.unique(values[~np.isnan(values)]).size >= 2:
+            out.append(_Column(name, True, i))
+    for j, name in enumerate(prep.categorical_names):
+        codes = real.codes[:, j]
+        if space.ctx.narrow[j] and np.unique(codes[codes >= 0]).size >= 2:
+            out.append(_Column(name, False, j))
+    return out
+
+
+def _targets(space: Space, col: _Column) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The column on the real rows and on the synthetic rows, and which real rows hold it."""
+    prep, real = space.prep, space.real
+    if col.numeric:
+        y_real, y_syn = real.numeric[:, col.index], prep.synthetic.numeric[:, col.index]
+        return y_real, y_syn, ~np.isnan(y_real)
+    y_real, y_syn = real.codes[:, col.index], prep.synthetic.codes[:, col.index]
+    return y_real, y_syn, y_real >= 0
+
+
+def _nll(model: HistGradientBoostingClassifier, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """-log p(y | x); a class the model never saw (or a missing value) gets the floor."""
+    proba = model.predict_proba(x)
+    pos = np.clip(np.searchsorted(model.classes_, y), 0, len(model.classes_) - 1)
+    seen = model.classes_[pos] == y
+    p = np.where(seen, proba[np.arange(len(y)), pos], 0.0)
+    return -np.log(np.maximum(p, _FLOOR))
+
+
+def _column_errors(space: Space, col: _Column, folds: np.ndarray, seed: int,
+                   max_train_rows: int, rng: np.random.Generator):
+    """Held-out errors of the real rows, errors of the synthetic rows (the two fold models'
+    mean prediction), the column's predictability, and the synthetic rows' predictions."""
+    keep = feature_mask(space, col.name)
+    xr, xs = space.real_points[:, keep], space.points[:, keep]
+    y_real, y_syn, held = _targets(space, col)
+    err_real = np.full(len(y_real), np.nan)
+    pred_syn = np.zeros(len(y_syn)) if col.numeric else None
+    p_syn = np.zeros(len(y_syn))  # the two models' mean probability of the given class
+    top_syn = np.zeros(len(y_syn))
+    for f in (0, 1):
+        train = np.flatnonzero((folds != f) & held)
+        test = np.flatnonzero((folds == f) & held)
+        if len(train) > max_train_rows:
+            train = np.sort(rng.choice(train, max_train_rows, replace=False))
+        if len(train) < 2 or len(test) == 0 or (
+                not col.numeric and np.unique(y_real[train]).size < 2):
+            return None
+        if col.numeric:
+            model = HistGradientBoostingRegressor(max_iter=ROUNDS, random_state=seed)
+            model.fit(xr[train], y_real[train])
+            err_real[test] = np.abs(y_real[test] - model.predict(xr[test]))
+            pred_syn += model.predict(xs) / 2
+        else:
+            model = HistGradientBoostingClassifier(max_iter=ROUNDS, random_state=seed)
+            model.fit(xr[train], y_real[train])
+            err_real[test] = _nll(model, xr[test], y_real[test])
+            proba = model.predict_proba(xs)
+            pos = np.clip(np.searchsorted(model.classes_, y_syn), 0, len(model.classes_) - 1)
+            seen = model.classes_[pos] == y_syn
+            p_syn += np.where(seen, proba[np.arange(len(y_syn)), pos], 0.0) / 2
+            if f == 0:  # the class to quote in a reason: the first model's choice is enough
+                top_syn = model.classes_[proba.argmax(axis=1)].astype(float)
+    held_err = err_real[~np.isnan(err_real)]
+    if col.numeric:
+        err_syn = np.abs(y_syn - pred_syn)
+        sd = np.nanstd(y_real[held])
+        quality = max(0.0, 1.0 - float(np.sqrt(np.mean(held_err ** 2))) / sd) if sd > 0 else 0.0
+        return err_real, err_syn, quality, pred_syn
+    err_syn = np.where(y_syn >= 0, -np.log(np.maximum(p_syn, _FLOOR)), np.nan)
+    counts = np.bincount(y_real[held])
+    prior = counts[counts > 0] / counts.sum()
+    entropy = float(-(prior * np.log(prior)).sum())
+    quality = max(0.0, 1.0 - float(held_err.mean()) / entropy) if entropy > 0 else 0.0
+    return err_real, err_syn, quality, top_syn
+
+
+def inconsistency(space: Space, rng: np.random.Generator, seed: int, max_train_rows: int
+                  ) -> Detection | None:
+    """Rows whose columns the other columns do not predict, against held-out real rows.
+
+    Parameters
+    ----------
+    space : Space
+        Both tables embedded; the real rows of the index are the models' rows.
+    rng : numpy.random.Generator
+        Draws the two folds of the real rows (and training subsamples beyond
+        ``max_train_rows``).
+    seed : int
+        Seed of the boosted trees.
+    max_train_rows : int
+        Real rows each column model is fitted on, at most.
+
+    Returns
+    -------
+    Detection or None
+        None when fewer than two columns can be modelled, the real rows are fewer than
+        :data:`MIN_REAL_ROWS`, or no column is predictable from the others. ``extra`` holds,
+        per synthetic row, the worst column (``column``, -1 when none) and what the model gave
+        there (``expected``: the predicted value of a numeric column, the most likely class
+        code of a categorical one), and per column its name, kind and ``quality``.
+    """
+    columns = _columns(space)
+    n_real = len(space.real_rows)
+    if len(columns) < 2 or n_real < MIN_REAL_ROWS:
+        return None
+    folds = rng.permutation(n_real) % 2
+    stat = np.zeros(len(space.points))
+    null = np.zeros(n_real)
+    worst = np.zeros(len(space.points))
+    worst_col = np.full(len(space.points), -1, dtype=np.int64)
+    expected = np.full(len(space.points), np.nan)
+    kept: list[dict] = []
+    for col in columns:
+        found = _column_errors(space, col, folds, seed, max_train_rows, rng)
+        if found is None:
+            continue
+        err_real, err_syn, quality, predicted = found
+        if quality <= 0:
+            continue
+        held = ~np.isnan(err_real)
+        ref = err_real[held]
+        m = len(ref)
+        u_syn = np.where(np.isnan(err_syn), 0.0, conformal_scores(np.nan_to_num(err_syn), ref))
+        term_syn = quality * -np.log(1.0 - u_syn + 1.0 / (m + 1))
+        term_real = np.zeros(n_real)
+        term_real[held] = quality * -np.log(1.0 - conformal_scores(ref, ref) + 1.0 / (m + 1))
+        stat += term_syn
+        null += term_real
+        better = term_syn > worst
+        worst = np.where(better, term_syn, worst)
+        worst_col = np.where(better, len(kept), worst_col)
+        expected = np.where(better, predicted, expected)
+        kept.append({"name": col.name, "numeric": col.numeric, "index": col.index,
+                     "quality": round(quality, 4),
+                     "typical_error": float(np.median(ref))})
+    if not kept:
+        return None
+    return Detection("inconsistency", stat, null,
+                     extra={"column": worst_col, "expected": expected, "columns": kept})
