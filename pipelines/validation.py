@@ -51,28 +51,25 @@ def validation_pipeline(
                                 run_name=run_name, params_json=params_json,
                                 job_id=dsl.PIPELINE_JOB_ID_PLACEHOLDER)
         opened.set_display_name("start-tracking")
+        tracked = {"tracking_uri": tracking_uri, "run_id": opened.output}  # every stage logs
         loads = {}
         for role, uri in (("synthetic", synthetic_uri), ("reference", reference_uri)):
             task = load_dataset(uri=uri, role=role, sample_rows=sample_rows, seed=seed,
-                                tracking_uri=tracking_uri, run_id=opened.output)
+                                **tracked)
             task.set_display_name(f"load-{role}")
             loads[role] = task
         aligned = align_schema(
             synthetic_schema=loads["synthetic"].outputs["schema"],
             reference_schema=loads["reference"].outputs["schema"],
-            target=target, tracking_uri=tracking_uri, run_id=opened.output)
+            target=target, **tracked)
         aligned.set_display_name("align-schema")
-        scored = detect_collapse(
-            synthetic_sample=loads["synthetic"].outputs["sample"],
-            reference_sample=loads["reference"].outputs["sample"],
-            alignment=aligned.outputs["alignment"],
-            target=target, seed=seed, tracking_uri=tracking_uri, run_id=opened.output)
+        # Every row-level stage reads the two samples and the alignment.
+        samples = {"synthetic_sample": loads["synthetic"].outputs["sample"],
+                   "reference_sample": loads["reference"].outputs["sample"],
+                   "alignment": aligned.outputs["alignment"]}
+        scored = detect_collapse(**samples, target=target, seed=seed, **tracked)
         scored.set_display_name("detect-collapse")
-        screened = prescreen(
-            synthetic_sample=loads["synthetic"].outputs["sample"],
-            reference_sample=loads["reference"].outputs["sample"],
-            alignment=aligned.outputs["alignment"], library_uri=library_uri, seed=seed,
-            tracking_uri=tracking_uri, run_id=opened.output)
+        screened = prescreen(**samples, library_uri=library_uri, seed=seed, **tracked)
         screened.set_display_name("prescreen")
         planned = plan_diversity_shards(synthetic_uri=synthetic_uri, reference_uri=reference_uri,
                                         row_groups_per_shard=row_groups_per_shard)
@@ -84,38 +81,29 @@ def validation_pipeline(
             sketched.set_display_name("sketch-shard")
             sketched.set_caching_options(False)
         diverse = analyze_diversity(states=dsl.Collected(sketched.outputs["state"]), seed=seed,
-                                    tracking_uri=tracking_uri, run_id=opened.output)
+                                    **tracked)
         diverse.set_display_name("analyze-diversity")
-        located = localize_rows(
-            synthetic_sample=loads["synthetic"].outputs["sample"],
-            reference_sample=loads["reference"].outputs["sample"],
-            alignment=aligned.outputs["alignment"],
-            target=target, seed=seed, tracking_uri=tracking_uri, run_id=opened.output)
+        located = localize_rows(**samples, target=target, seed=seed, **tracked)
         located.set_display_name("localize-rows")
         advised = recommend_actions(
-            synthetic_sample=loads["synthetic"].outputs["sample"],
-            reference_sample=loads["reference"].outputs["sample"],
-            alignment=aligned.outputs["alignment"],
+            **samples,
             collapse=scored.outputs["result"],
             localization=located.outputs["result"],
             localization_table=located.outputs["table"],
             diversity=diverse.outputs["result"],
-            target=target, seed=seed, tracking_uri=tracking_uri, run_id=opened.output)
+            target=target, seed=seed, **tracked)
         advised.set_display_name("recommend-actions")
         reported = write_report(
-            synthetic_sample=loads["synthetic"].outputs["sample"],
-            reference_sample=loads["reference"].outputs["sample"],
+            **samples,
             synthetic_schema=loads["synthetic"].outputs["schema"],
             reference_schema=loads["reference"].outputs["schema"],
-            alignment=aligned.outputs["alignment"],
             collapse=scored.outputs["result"],
             diversity=diverse.outputs["result"],
             prescreen=screened.outputs["result"],
             localization_table=located.outputs["table"],
             localization=located.outputs["result"],
             recommendations=advised.outputs["result"], library_uri=library_uri,
-            out_uri=out_uri, profile=profile, target=target, tracking_uri=tracking_uri,
-            experiment=experiment, run_id=opened.output)
+            out_uri=out_uri, profile=profile, target=target, experiment=experiment, **tracked)
         reported.set_display_name("report")
     # Every stage logs to MLflow or publishes files: none may be skipped by the cache.
     for task in (opened, closing, *loads.values(), aligned, scored, screened, planned, diverse,
