@@ -83,25 +83,21 @@ def addition_actions(frame: pd.DataFrame, donor: pd.DataFrame, missing: dict,
     """Mix real rows in: for missing categories, for missing tails, and at fixed ratios."""
     out = []
     n = len(frame)
-    categories = missing.get("categories", [])
-    rows = _draw(donor, [(donor[c["column"]].astype("string") == c["value"]).fillna(False)
-                         for c in categories],
-                 [c["missing_share"] * n for c in categories], rng)
-    if rows is not None:
-        levels = ", ".join(f"{c['column']}={c['value']}" for c in categories[:3])
-        out.append(Action("rebalance_categories",
-                          f"Rebalance categories: add {len(rows):,} real rows of {levels}",
-                          TARGETS["rebalance_categories"], real_rows_needed=len(rows),
-                          apply=_add(frame, rows)))
-    tails = missing.get("tails", [])
-    rows = _draw(donor, [_beyond(donor[t["column"]], t) for t in tails],
-                 [t["missing_share"] * n for t in tails], rng)
-    if rows is not None:
-        which = ", ".join(f"{t['column']} {t['side']}" for t in tails[:3])
-        out.append(Action("restore_tails",
-                          f"Restore tails: add {len(rows):,} real rows from the {which} tails",
-                          TARGETS["restore_tails"], real_rows_needed=len(rows),
-                          apply=_add(frame, rows)))
+    # Each gap in the real side's missing mass: which donor rows fill it, and how to name it.
+    for name, gaps, rows_of, label, title in (
+            ("rebalance_categories", missing.get("categories", []),
+             lambda c: (donor[c["column"]].astype("string") == c["value"]).fillna(False),
+             lambda c: f"{c['column']}={c['value']}",
+             "Rebalance categories: add {n:,} real rows of {which}"),
+            ("restore_tails", missing.get("tails", []),
+             lambda t: _beyond(donor[t["column"]], t), lambda t: f"{t['column']} {t['side']}",
+             "Restore tails: add {n:,} real rows from the {which} tails")):
+        rows = _draw(donor, [rows_of(g) for g in gaps], [g["missing_share"] * n for g in gaps],
+                     rng)
+        if rows is not None:
+            which = ", ".join(label(g) for g in gaps[:3])
+            out.append(Action(name, title.format(n=len(rows), which=which), TARGETS[name],
+                              real_rows_needed=len(rows), apply=_add(frame, rows)))
     for ratio in MIX_RATIOS:
         k = min(round(ratio * n), len(donor))
         if k > 0:
