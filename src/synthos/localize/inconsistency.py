@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
 
+from synthos.collapse.prepare import Encoded
 from synthos.localize.conformal import conformal_scores
 from synthos.localize.detectors import Detection, feature_mask
 from synthos.localize.space import Space
@@ -41,9 +42,9 @@ class _Column:
     index: int  # into prep.numeric_names or prep.categorical_names
 
 
-def _columns(space: Space) -> list[_Column]:
+def _columns(space: Space, real: Encoded) -> list[_Column]:
     """Numeric columns with two or more real values, narrow categoricals with two classes."""
-    prep, real = space.prep, space.real
+    prep = space.prep
     out = []
     for i, name in enumerate(prep.numeric_names):
         values = real.numeric[:, i]
@@ -56,9 +57,10 @@ def _columns(space: Space) -> list[_Column]:
     return out
 
 
-def _targets(space: Space, col: _Column) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _targets(space: Space, real: Encoded, col: _Column
+             ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The column on the real rows and on the synthetic rows, and which real rows hold it."""
-    prep, real = space.prep, space.real
+    prep = space.prep
     if col.numeric:
         y_real, y_syn = real.numeric[:, col.index], prep.synthetic.numeric[:, col.index]
         return y_real, y_syn, ~np.isnan(y_real)
@@ -66,22 +68,25 @@ def _targets(space: Space, col: _Column) -> tuple[np.ndarray, np.ndarray, np.nda
     return y_real, y_syn, y_real >= 0
 
 
-def _nll(model: HistGradientBoostingClassifier, x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """-log p(y | x); a class the model never saw (or a missing value) gets the floor."""
-    proba = model.predict_proba(x)
-    pos = np.clip(np.searchsorted(model.classes_, y), 0, len(model.classes_) - 1)
-    seen = model.classes_[pos] == y
-    p = np.where(seen, proba[np.arange(len(y)), pos], 0.0)
+def _given(proba: np.ndarray, classes: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Each row's probability of its own class ``y``; 0 for a class the model never saw (or a
+    missing value)."""
+    pos = np.clip(np.searchsorted(classes, y), 0, len(classes) - 1)
+    return np.where(classes[pos] == y, proba[np.arange(len(y)), pos], 0.0)
+
+
+def _nll(p: np.ndarray) -> np.ndarray:
+    """-log p, with p floored at :data:`_FLOOR`."""
     return -np.log(np.maximum(p, _FLOOR))
 
 
-def _column_errors(space: Space, col: _Column, folds: np.ndarray, seed: int,
+def _column_errors(space: Space, real: Encoded, col: _Column, folds: np.ndarray, seed: int,
                    max_train_rows: int, rng: np.random.Generator):
     """Held-out errors of the real rows, errors of the synthetic rows (the two fold models'
     mean prediction), the column's predictability, and the synthetic rows' predictions."""
     keep = feature_mask(space, col.name)
     xr, xs = space.real_points[:, keep], space.points[:, keep]
-    y_real, y_syn, held = _targets(space, col)
+    y_real, y_syn, held = _targets(space, real, col)
     err_real = np.full(len(y_real), np.nan)
     pred_syn = np.zeros(len(y_syn)) if col.numeric else None
     p_syn = np.zeros(len(y_syn))  # the two models' mean probability of the given class
@@ -102,11 +107,10 @@ def _column_errors(space: Space, col: _Column, folds: np.ndarray, seed: int,
         else:
             model = HistGradientBoostingClassifier(max_iter=ROUNDS, random_state=seed)
             model.fit(xr[train], y_real[train])
-            err_real[test] = _nll(model, xr[test], y_real[test])
+            err_real[test] = _nll(_given(model.predict_proba(xr[test]), model.classes_,
+                                         y_real[test]))
             proba = model.predict_proba(xs)
-            pos = np.clip(np.searchsorted(model.classes_, y_syn), 0, len(model.classes_) - 1)
-            seen = model.classes_[pos] == y_syn
-            p_syn += np.where(seen, proba[np.arange(len(y_syn)), pos], 0.0) / 2
+            p_syn += _given(proba, model.classes_, y_syn) / 2
             if f == 0:  # the class to quote in a reason: the first model's choice is enough
                 top_syn = model.classes_[proba.argmax(axis=1)].astype(float)
     held_err = err_real[~np.isnan(err_real)]
@@ -115,7 +119,7 @@ def _column_errors(space: Space, col: _Column, folds: np.ndarray, seed: int,
         sd = np.nanstd(y_real[held])
         quality = max(0.0, 1.0 - float(np.sqrt(np.mean(held_err ** 2))) / sd) if sd > 0 else 0.0
         return err_real, err_syn, quality, pred_syn
-    err_syn = np.where(y_syn >= 0, -np.log(np.maximum(p_syn, _FLOOR)), np.nan)
+    err_syn = np.where(y_syn >= 0, _nll(p_syn), np.nan)
     counts = np.bincount(y_real[held])
     prior = counts[counts > 0] / counts.sum()
     entropy = float(-(prior * np.log(prior)).sum())
@@ -148,7 +152,8 @@ def inconsistency(space: Space, rng: np.random.Generator, seed: int, max_train_r
         there (``expected``: the predicted value of a numeric column, the most likely class
         code of a categorical one), and per column its name, kind and ``quality``.
     """
-    columns = _columns(space)
+    real = space.real  # a copy of the index rows: taken once, not per column
+    columns = _columns(space, real)
     n_real = len(space.real_rows)
     if len(columns) < 2 or n_real < MIN_REAL_ROWS:
         return None
@@ -160,7 +165,7 @@ def inconsistency(space: Space, rng: np.random.Generator, seed: int, max_train_r
     expected = np.full(len(space.points), np.nan)
     kept: list[dict] = []
     for col in columns:
-        found = _column_errors(space, col, folds, seed, max_train_rows, rng)
+        found = _column_errors(space, real, col, folds, seed, max_train_rows, rng)
         if found is None:
             continue
         err_real, err_syn, quality, predicted = found
