@@ -12,10 +12,10 @@ same statistic for the real rows of the index (the null), which
   other columns do not predict.
 - ``memorization``: distance to the closest real record over the distance to the second
   closest (the nearest-neighbour distance ratio of privacy audits); below every ratio for an
-  exact copy of a reference row, the lower the fewer real and synthetic rows hold that record.
-- ``duplicates``: how unlikely it is that so many of the row's repeats (exact, or on a grid of
-  :data:`NEAR_SD` reference standard deviations) fall in the synthetic table rather than the
-  reference, were both drawn alike; the null asks real rows the same of the reference.
+  exact copy of a reference row, the lower the fewer real rows hold that record.
+- ``duplicates``: the share of the synthetic table repeating the row (exactly, or on a grid of
+  :data:`NEAR_SD` reference standard deviations) beyond the share of the reference repeating it;
+  the null compares two halves of the reference the same way.
 - ``label_issue``: confident learning (Northcutt et al. 2021) on out-of-fold predicted
   probabilities of the target, via cleanlab's ``find_label_issues``; the statistic is one minus
   the probability of the given label.
@@ -29,7 +29,6 @@ from dataclasses import dataclass, field
 import faiss
 import numpy as np
 import pandas as pd
-from scipy.stats import binom
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.model_selection import KFold, StratifiedKFold
 
@@ -44,9 +43,6 @@ K_NEIGHBOURS = 5
 NEAR_SD = 0.05
 #: A target with at most this many distinct values is a class label.
 MAX_CLASSES = 20
-#: Pseudo-count of a record's chance as a fresh draw (the Krichevsky–Trofimov half count): a
-#: copy of a record held once is not infinitely more likely copied than drawn.
-COPY_PRIOR = 0.5
 _FOLDS = 5
 _PREDICT_CHUNK = 200_000
 
@@ -182,26 +178,18 @@ def exact_copy_tiers(space: Space, ratio_syn: np.ndarray, ratio_real: np.ndarray
                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The memorization statistic (lower is worse) with exact copies below every ratio.
 
-    A row equal to ``c`` reference rows, whose record ``k`` other synthetic rows also hold,
-    scores ``-c / (c + k + COPY_PRIOR)``: how much likelier the record is as a draw from the
-    reference rows (c of them) than as a fresh draw, whose chance both tables' counts estimate.
-    A copy of a record no other row holds is the strongest evidence; a record that many real
-    rows share is what a fresh real sample repeats too (tables of small counts are full of
-    them). A real row of the null is counted the same way, against the *other* reference rows
-    and the synthetic rows, so that under "drawn alike" it is a draw of the same statistic.
-    Exact equality is over every reference row, in the index or not. Returns the synthetic
-    statistic, the null, and each synthetic row's count of equal reference rows.
+    A row equal to ``c`` reference rows scores ``-1 / c``: copying a record that no other real
+    row holds is the strongest evidence, while a record that many real rows share is what a
+    fresh real sample repeats too (tables of small counts are full of them). A real row of the
+    null is counted against the *other* reference rows the same way. Exact equality is over
+    every reference row, in the index or not. Returns the synthetic statistic, the null, and
+    each synthetic row's count of equal reference rows.
     """
-    syn_hash, ref_hash = space.prep.synthetic.row_hash, space.prep.reference.row_hash
-    copies = _count_in(syn_hash, ref_hash)
-    index = ref_hash[space.real_rows]
-    others = _count_in(index, ref_hash) - 1
-
-    def tier(c: np.ndarray, k: np.ndarray) -> np.ndarray:
-        return -c / (c + k + COPY_PRIOR)
-
-    stat = np.where(copies > 0, tier(copies, _others(syn_hash)), ratio_syn)
-    null = np.where(others > 0, tier(others, _count_in(index, syn_hash)), ratio_real)
+    ref_hash = space.prep.reference.row_hash
+    copies = _count_in(space.prep.synthetic.row_hash, ref_hash)
+    others = _count_in(ref_hash[space.real_rows], ref_hash) - 1
+    stat = np.where(copies > 0, -1.0 / np.maximum(copies, 1), ratio_syn)
+    null = np.where(others > 0, -1.0 / np.maximum(others, 1), ratio_real)
     return stat, null, copies
 
 
@@ -251,13 +239,8 @@ def _count_in(keys: np.ndarray, pool: np.ndarray) -> np.ndarray:
     return np.where(found, counts[pos] if len(values) else 0, 0)
 
 
-def repeat_pvalue(own: np.ndarray, other: np.ndarray, n_own: int, n_other: int) -> np.ndarray:
-    """How unlikely it is that so many of a row's repeats fall in its own table, were both
-    tables drawn alike: P(K >= own) for K ~ Binomial(own + other, (n_own - 1) / (n_own - 1 +
-    n_other)), given ``own`` other rows of its table (``n_own`` rows) and ``other`` rows of the
-    other table (``n_other``) holding the row's key."""
-    share = (n_own - 1) / max(n_own - 1 + n_other, 1)
-    return binom.sf(own - 1, own + other, share)
+def _excess_share(own: np.ndarray, n_own: int, other: np.ndarray, n_other: int) -> np.ndarray:
+    return own / max(n_own - 1, 1) - other / max(n_other, 1)
 
 
 def _partner(keys: np.ndarray) -> np.ndarray:
@@ -275,27 +258,23 @@ def _partner(keys: np.ndarray) -> np.ndarray:
     return np.where(own_first, second[codes], first[codes])
 
 
-def duplicates(space: Space) -> Detection:
-    """Rows the synthetic table repeats more than the reference repeats them.
-
-    Repeats are counted exactly and on a grid of :data:`NEAR_SD` reference standard
-    deviations (near-duplicates); the statistic is :func:`repeat_pvalue` (lower is worse). The
-    null is the real rows of the index, each asked the same of the reference: how unlikely so
-    many of its repeats fall among the other reference rows rather than the synthetic rows.
-    With tables of one size, a real row and a synthetic row are then exchangeable under
-    "drawn alike", ties included (a table of small counts piles its rows on a few values), and
-    a real row the synthetic table copies looks less repeated, not more.
-    """
+def duplicates(space: Space, rng: np.random.Generator) -> Detection:
+    """Rows the synthetic table repeats more than the reference repeats them."""
     syn, ref = space.prep.synthetic, space.prep.reference
     keys_s = _near_keys(space, syn.numeric, syn.codes)
     keys_r = _near_keys(space, ref.numeric, ref.codes)
     near = _others(keys_s)
     exact = _others(syn.row_hash)
-    stat = repeat_pvalue(near, _count_in(keys_s, keys_r), syn.n, ref.n)
-    index = keys_r[space.real_rows]
-    null = repeat_pvalue(_count_in(index, keys_r) - 1, _count_in(index, keys_s), ref.n, syn.n)
+    stat = _excess_share(near, syn.n, _count_in(keys_s, keys_r), ref.n)
+    # Null: one half of the reference against the other, both ways.
+    half = rng.permutation(ref.n) < ref.n // 2
+    null_all = np.zeros(ref.n)
+    for side in (half, ~half):
+        own, other = keys_r[side], keys_r[~side]
+        null_all[side] = _excess_share(_others(own), len(own), _count_in(own, other),
+                                       len(other))
     extra = {"near": near, "exact": exact, "partner": _partner(keys_s)}
-    return Detection("duplicates", stat, null, higher_is_worse=False, extra=extra)
+    return Detection("duplicates", stat, null_all[space.real_rows], extra=extra)
 
 
 def target_labels(space: Space
