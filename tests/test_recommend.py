@@ -71,3 +71,33 @@ def test_ranking_puts_measured_first_by_gain_over_cost(duplicated) -> None:
 def test_healthy_table_gets_no_recommendation() -> None:
     _, doc = _run(_table(800, 2), _table(800, 1))
     assert doc["recommendations"] == [] and "nothing to fix" in doc["note"]
+
+
+def test_rebalance_and_restore_tails_add_the_real_rows_each_gap_lacks() -> None:
+    from synthos.recommend.actions import addition_actions
+
+    donor = _table(800, 1)
+    frame = _table(400, 2)
+    frame = frame[frame["colour"] != "blue"].reset_index(drop=True)
+    bound = float(donor["x2"].quantile(0.95))
+    missing = {"categories": [{"column": "colour", "value": "blue", "missing_share": 0.1}],
+               "tails": [{"column": "x2", "side": "upper", "bound_value": bound,
+                          "missing_share": 0.05}]}
+    actions = {a.name: a for a in addition_actions(frame, donor, missing,
+                                                   np.random.default_rng(0))}
+    n = len(frame)
+
+    blue = actions["rebalance_categories"]
+    added = blue.apply().iloc[n:]
+    assert len(added) == blue.real_rows_needed == round(0.1 * n)
+    assert (added["colour"] == "blue").all()
+    assert blue.title == f"Rebalance categories: add {round(0.1 * n)} real rows of colour=blue"
+
+    tails = actions["restore_tails"]
+    added = tails.apply().iloc[n:]
+    assert len(added) == tails.real_rows_needed == round(0.05 * n)
+    assert (added["x2"] > bound).all()
+    # Every added row is a donor row, drawn without repeats.
+    keys = list(KINDS)
+    assert added.merge(donor, on=keys).shape[0] == len(added)
+    assert not added.duplicated(subset=keys).any()
