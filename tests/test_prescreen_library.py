@@ -394,8 +394,9 @@ def test_compaction_racing_with_adds_loses_nothing(where: str,
     total = adders * per_adder
     start_at = time.time() + 1.0
     compaction = pool.apply_async(_compactor, (uri, env, start_at, total, 45.0))
-    # A short pause between adds leaves the compactors room to interleave on a busy machine.
-    adds = pool.starmap_async(_adder, [(uri, env, w, per_adder, start_at, 0.01)
+    # A pause between adds leaves the compactors room to interleave on a busy machine: at
+    # 0.01 s the 90 adds were over before one compaction ended under a full CPU load.
+    adds = pool.starmap_async(_adder, [(uri, env, w, per_adder, start_at, 0.05)
                                        for w in range(adders)])
     # Meanwhile this process reads and compacts too: two compactors race the adders, and
     # no read may ever miss an entry an earlier read saw.
