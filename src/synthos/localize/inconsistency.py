@@ -80,6 +80,12 @@ def _nll(p: np.ndarray) -> np.ndarray:
     return -np.log(np.maximum(p, _FLOOR))
 
 
+def _surprise(u: np.ndarray, m: int) -> np.ndarray:
+    """-log(1 - u + 1 / (m + 1)): a column's term of T(x) for conformal scores ``u`` against
+    ``m`` held-out real rows."""
+    return -np.log(1.0 - u + 1.0 / (m + 1))
+
+
 def _column_errors(space: Space, real: Encoded, col: _Column, folds: np.ndarray,
                    syn_folds: np.ndarray, seed: int, max_train_rows: int,
                    rng: np.random.Generator):
@@ -184,9 +190,9 @@ def inconsistency(space: Space, rng: np.random.Generator, seed: int, max_train_r
         ref = err_real[held]
         m = len(ref)
         u_syn = np.where(np.isnan(err_syn), 0.0, conformal_scores(np.nan_to_num(err_syn), ref))
-        term_syn = quality * -np.log(1.0 - u_syn + 1.0 / (m + 1))
+        term_syn = quality * _surprise(u_syn, m)
         term_real = np.zeros(n_real)
-        term_real[held] = quality * -np.log(1.0 - conformal_scores(ref, ref) + 1.0 / (m + 1))
+        term_real[held] = quality * _surprise(conformal_scores(ref, ref), m)
         stat += term_syn
         null += term_real
         better = term_syn > worst
