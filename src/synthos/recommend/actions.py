@@ -138,8 +138,7 @@ def estimate_actions(failing: list[str], measured: dict[str, dict], diversity: d
             basis=("estimate: the measured gain of dropping them (regenerating keeps the row "
                    f"count): {drop['gain']:+.1f} points"),
             details={"estimated_gain": drop["gain"]}))
-    collapse_dims = {"diversity_entropy", "tail_preservation", "coverage",
-                     "structural_spectrum"} & set(failing)
+    collapse_dims = set(TARGETS["regenerate_with_more_diversity"]) & set(failing)
     if collapse_dims:
         doc = diversity or {}
         dup = (doc.get("duplicates") or {}).get("synthetic", {}).get("value")
