@@ -200,3 +200,14 @@ def test_precision_at_k_shares_ties_and_auroc_ranks() -> None:
         (1 + 1 / 3) / 2)
     assert lb.auroc(positives, np.array([0.9, 0.8, 0.1, 0.1, 0.0])) == 1.0
     assert lb.auroc(positives, np.array([np.nan, 0.8, 0.1, 0.1, 0.0])) == pytest.approx(0.5)
+
+
+def test_content_ceiling_ranks_groups_of_equal_rows_by_their_share_of_positives() -> None:
+    table = pd.DataFrame({"a": [1, 1, 1, 1, 2, 3, 4], "b": [0, 0, 0, 0, 5, 6, 7]})
+    positives = np.array([True, False, False, False, True, False, False])
+    # Rows 0-3 are equal: row 0 (positive) must share their score, a quarter, so it ties with
+    # three negatives and beats the two other ones; row 4 (alone, positive) beats all five.
+    expected = (1.0 + (2 + 3 * 0.5) / 5) / 2
+    assert lb.content_ceiling(table, positives) == pytest.approx(expected)
+    unique = table.assign(b=np.arange(7))
+    assert lb.content_ceiling(unique, positives) == 1.0
