@@ -211,3 +211,16 @@ def test_content_ceiling_ranks_groups_of_equal_rows_by_their_share_of_positives(
     assert lb.content_ceiling(table, positives) == pytest.approx(expected)
     unique = table.assign(b=np.arange(7))
     assert lb.content_ceiling(unique, positives) == 1.0
+
+
+def test_count_oracle_sees_only_how_often_a_row_recurs() -> None:
+    synthetic = pd.DataFrame({"a": [1, 2, 3, 4, 5, 5]})
+    reference = pd.DataFrame({"a": [1, 2, 9, 9]})
+    # Rows 0 and 1 each occur once here and once in the reference: one group, half positive.
+    # Rows 2 and 3 (once here, never there) are a group, rows 4 and 5 (twice here) another.
+    positives = np.array([True, False, False, False, True, True])
+    # Of the negatives 1, 2, 3: row 0 (share 1/2) ties row 1 and beats 2 and 3; rows 4 and 5
+    # (share 1) beat all three.
+    expected = ((2 + 0.5) / 3 + 1.0 + 1.0) / 3
+    assert lb.count_oracle(synthetic, reference, positives) == pytest.approx(expected)
+    assert lb.content_ceiling(synthetic, positives) == 1.0
