@@ -800,6 +800,13 @@ def per_dataset_table(results: dict) -> str:
     return _markdown(head, rows, right=3)
 
 
+def _kind_means(results: dict, field: str) -> dict[str, float]:
+    """Per planted kind, the mean of a record field over rates, datasets and seeds (NaN where
+    no record holds it)."""
+    return {k: _mean(r.get(field, math.nan) for r in results["records"] if r["kind"] == k)
+            for k in results["config"]["kinds"]}
+
+
 def footer(results: dict) -> list[str]:
     cfg = results["config"]
     calls = [r["seconds"] for r in results["records"] + results["healthy"]]
@@ -834,12 +841,9 @@ def footer(results: dict) -> list[str]:
         lines.append(f"{dataset}: halves capped at {cfg['max_rows']} rows by random subsample"
                      f" (reference {c['reference_rows']} -> {c['reference_kept']}, synthetic"
                      f" {c['synthetic_rows']} -> {c['synthetic_kept']}).")
-    kind_means = {k: _mean(r["auroc"] for r in results["records"] if r["kind"] == k)
-                  for k in cfg["kinds"]}
-    ceilings = {k: _mean(r.get("auroc_ceiling", math.nan) for r in results["records"]
-                         if r["kind"] == k) for k in cfg["kinds"]}
-    oracles = {k: _mean(r.get("auroc_count_oracle", math.nan) for r in results["records"]
-                        if r["kind"] == k) for k in cfg["kinds"]}
+    kind_means = _kind_means(results, "auroc")
+    ceilings = _kind_means(results, "auroc_ceiling")
+    oracles = _kind_means(results, "auroc_count_oracle")
     missed = [f"{k} ({_f(v)}; ceiling {_f(ceilings[k])}"
               + (f", count oracle {_f(oracles[k])}" if oracles[k] == oracles[k] else "") + ")"
               for k, v in kind_means.items() if v == v and v < GOAL_AUROC]
