@@ -188,3 +188,80 @@ def test_a_detector_whose_bad_rows_score_below_its_fire_level_still_joins_the_sc
     scored = {"a": (plain, plain, 1000), "b": (tied, plain, 1000)}
     assert _active(["a", "b"], scored, 1000) == ["b"]
     assert _active(["a"], {"a": scored["a"]}, 1000) == ["a"]  # none stands out: all of them
+
+
+def test_split_excess_counts_records_split_more_unevenly_than_chance() -> None:
+    from scipy.stats import binom
+
+    from synthos.localize.detectors import split_excess
+
+    # 100 singletons and 3 planted pairs on the synthetic side, 100 other rows on the real one.
+    own = np.r_[np.arange(100), [200, 200, 201, 201, 202, 202]]
+    other = np.arange(1000, 1100)
+    z, share = split_excess(own, other)
+    rho = len(own) / (len(own) + len(other))
+    # Records with t = 2: none held only by the real side, so half a record over the chance
+    # of that cell, (1 - rho)^2; of them a share rho^2 lands both rows on the synthetic side.
+    expected = 0.5 / (1 - rho) ** 2 * rho ** 2
+    assert np.allclose(z[100:], (3 - expected) / np.sqrt(expected + 1))
+    assert np.allclose(share[100:], 1 - expected / 3)
+    assert np.isneginf(z[:100]).all() and (share[:100] == 0).all()
+    # A common record merely split unevenly (30 here, 25 there, among 40 such records that
+    # split as chance does) is no excess; a pair held nowhere else still is.
+    rng = np.random.default_rng(0)
+    split = rng.binomial(55, 0.5, 40)
+    common = np.repeat(np.arange(40), split)
+    common_other = np.repeat(np.arange(40), 55 - split)
+    own = np.r_[common, np.repeat(500, 30), [600, 600]]
+    other = np.r_[common_other, np.repeat(500, 25), np.arange(700, 740)]
+    z, share = split_excess(own, other)
+    assert z[own == 500].max() < 1.0 and z[own == 600].min() > z[own == 500].max()
+    assert binom.sf(29, 55, len(own) / (len(own) + len(other))) > 0.1
+
+
+def test_rows_a_group_statistic_scores_are_flagged_only_where_most_of_the_group_is_excess(
+        ) -> None:
+    from synthos.localize.detectors import Detection
+    from synthos.localize.locate import _backed
+
+    scores = np.array([1.0, 1.0, 1.0, 0.5])
+    scored = {"duplicates": (scores, scores, 4), "memorization": (np.array([0, 0, 1.0, 1.0]),
+                                                                   scores, 4)}
+    detections = {"duplicates": Detection("duplicates", scores, scores,
+                                          share=np.array([0.95, 0.5, 0.5, 0.0])),
+                  "memorization": Detection("memorization", scores, scores)}
+    raw = np.array([1.0, 1.0, 1.0, 1.0])
+    # Row 0: 95% of its group is excess; row 1: half; row 2: half, but another detector gives
+    # it the same score; row 3: the other detector alone.
+    assert _backed(["duplicates", "memorization"], scored, detections, raw, 0.1).tolist() == \
+        [True, False, True, True]
+
+
+def test_planted_pairs_outrank_the_repeats_of_a_table_of_small_counts() -> None:
+    from sklearn.metrics import roc_auc_score
+
+    rng = np.random.default_rng(0)
+
+    def table(rows: int) -> pd.DataFrame:
+        return pd.DataFrame({"a": rng.poisson(3.0, rows), "b": rng.integers(0, 5, rows),
+                             "c": rng.poisson(4.0, rows),
+                             "d": rng.choice(["x", "y", "z"], rows, p=[0.5, 0.3, 0.2])})
+
+    kinds = {"a": "integer", "b": "integer", "c": "integer", "d": "categorical"}
+    reference, synthetic = table(3000), table(3000)
+    keys = pd.Series(pd.util.hash_pandas_object(synthetic, index=False).to_numpy())
+    repeats = keys.map(keys.value_counts()).to_numpy()
+    assert (repeats > 1).mean() > 0.9  # real rows repeat too: most records are shared
+    source = rng.choice(np.flatnonzero(repeats == 1), 60, replace=False)
+    target = rng.choice(np.setdiff1d(np.arange(3000), source), 60, replace=False)
+    synthetic.iloc[target] = synthetic.iloc[source].to_numpy()
+    synthetic = synthetic.astype({"a": int, "b": int, "c": int})
+    positive = np.zeros(3000, dtype=bool)
+    positive[source] = positive[target] = True
+    table_ = localize(synthetic, reference, kinds, seed=0).table
+    # The share of the synthetic table repeating a row beyond the reference's share gave
+    # 0.52 here: common records whose split is merely uneven tie with the pairs.
+    assert roc_auc_score(positive, table_["score_duplicates"]) > 0.85
+    # Where most records are shared, chance lands both rows of a quarter of the records of
+    # two rows on one side: a pair is likely planted but never surely, so none is flagged.
+    assert not (table_["flagged"] & ~positive).any()

@@ -13,9 +13,10 @@ same statistic for the real rows of the index (the null), which
 - ``memorization``: distance to the closest real record over the distance to the second
   closest (the nearest-neighbour distance ratio of privacy audits); below every ratio for an
   exact copy of a reference row, the lower the fewer real rows hold that record.
-- ``duplicates``: the share of the synthetic table repeating the row (exactly, or on a grid of
-  :data:`NEAR_SD` reference standard deviations) beyond the share of the reference repeating it;
-  the null compares two halves of the reference the same way.
+- ``duplicates``: for a row the synthetic table repeats (exactly, or on a grid of
+  :data:`NEAR_SD` reference standard deviations), the excess of records split between the
+  tables as the row's record is over what a random split gives (:func:`split_excess`); the
+  null is the same statistic with the rows of both tables shuffled between them.
 - ``label_issue``: confident learning (Northcutt et al. 2021) on out-of-fold predicted
   probabilities of the target, via cleanlab's ``find_label_issues``; the statistic is one minus
   the probability of the given label.
@@ -41,6 +42,8 @@ K_NEIGHBOURS = 5
 #: of the collapse stage: rows closer than that are the same row at the reference's
 #: resolution).
 NEAR_SD = 0.05
+#: Shuffles of both tables' rows behind the duplicates detector's null.
+SHUFFLES = 8
 #: A target with at most this many distinct values is a class label.
 MAX_CLASSES = 20
 _FOLDS = 5
@@ -52,7 +55,10 @@ class Detection:
     """One detector's statistic on the synthetic rows and on the real rows of the index.
 
     ``null`` may hold NaN for real rows the detector cannot score (a missing label); ``fired``
-    is the detector's own decision where it has one (cleanlab's mask), else None.
+    is the detector's own decision where it has one (cleanlab's mask), else None. ``share``,
+    for a detector whose statistic is shared by every row of a group (a count of equal rows),
+    is the share of the row's group that real rows do not explain, else None: its extreme
+    score says the group holds too many rows, not that this row is one of them.
     """
 
     name: str
@@ -60,6 +66,7 @@ class Detection:
     null: np.ndarray
     higher_is_worse: bool = True
     fired: np.ndarray | None = None
+    share: np.ndarray | None = None
     extra: dict = field(default_factory=dict)
 
 
@@ -239,8 +246,49 @@ def _count_in(keys: np.ndarray, pool: np.ndarray) -> np.ndarray:
     return np.where(found, counts[pos] if len(values) else 0, 0)
 
 
-def _excess_share(own: np.ndarray, n_own: int, other: np.ndarray, n_other: int) -> np.ndarray:
-    return own / max(n_own - 1, 1) - other / max(n_other, 1)
+def split_excess(own: np.ndarray, other: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For each row of ``own`` (row keys) that ``own`` repeats: how many more records are split
+    between the tables at least as unevenly toward ``own`` as the row's record is than a
+    random split of each record's rows gives, in Poisson standard deviations, and the share
+    of those records the random split does not explain; -inf and 0 for a row ``own`` holds
+    once.
+
+    Given a record's total t over both tables, the number s in ``own`` is Binomial(t,
+    len(own) / (len(own) + len(other))) when both tables are samples of one population: a
+    test that needs no model of how often records occur. Counting records per cell (t, s and
+    above) rather than testing each record alone is what tells a planted pair (2 of 2), of
+    which real data holds a quarter of its records with t = 2, from one of the many common
+    records whose split is merely uneven.
+    """
+    from scipy.stats import binom
+
+    n_own = len(own)
+    rho = n_own / max(len(own) + len(other), 1)
+    codes, uniques = pd.factorize(np.r_[own, other])
+    in_own = np.bincount(codes[:n_own], minlength=len(uniques))
+    total = in_own + np.bincount(codes[n_own:], minlength=len(uniques))
+    records = pd.DataFrame({"t": total, "s": in_own}).groupby(["t", "s"]).size()
+    t = records.index.get_level_values("t").to_numpy()
+    s_ = records.index.get_level_values("s").to_numpy()
+    count = records.to_numpy().astype(float)
+    by_t = records.groupby(level="t")
+    at_or_above = by_t.transform(lambda x: x[::-1].cumsum()[::-1]).to_numpy().astype(float)
+    # Records with total t, from those ``own`` holds none of: rows repeated in ``own`` (or
+    # copied into it) move records up in s and never reach that cell. Half a record when it
+    # is empty; never more records than there are.
+    none_in_own = pd.Series(np.where(s_ == 0, count, 0.0), index=records.index)
+    empty_share = np.power(1.0 - rho, t.astype(float))
+    per_total = np.minimum(
+        (none_in_own.groupby(level="t").transform("sum").to_numpy() + 0.5)
+        / np.maximum(empty_share, 1e-300), by_t.transform("sum").to_numpy())
+    expected = per_total * binom.sf(s_ - 1, t, rho)
+    z = pd.Series((at_or_above - expected) / np.sqrt(expected + 1.0), index=records.index)
+    share = pd.Series(np.clip(1.0 - expected / at_or_above, 0.0, 1.0), index=records.index)
+    cell = pd.MultiIndex.from_arrays([total, in_own])
+    repeated = in_own[codes[:n_own]] > 1
+    rows = codes[:n_own]
+    return (np.where(repeated, z.reindex(cell).to_numpy()[rows], -np.inf),
+            np.where(repeated, share.reindex(cell).to_numpy()[rows], 0.0))
 
 
 def _partner(keys: np.ndarray) -> np.ndarray:
@@ -259,22 +307,26 @@ def _partner(keys: np.ndarray) -> np.ndarray:
 
 
 def duplicates(space: Space, rng: np.random.Generator) -> Detection:
-    """Rows the synthetic table repeats more than the reference repeats them."""
+    """Rows the synthetic table repeats more often than shuffling both tables' rows gives."""
     syn, ref = space.prep.synthetic, space.prep.reference
     keys_s = _near_keys(space, syn.numeric, syn.codes)
     keys_r = _near_keys(space, ref.numeric, ref.codes)
     near = _others(keys_s)
     exact = _others(syn.row_hash)
-    stat = _excess_share(near, syn.n, _count_in(keys_s, keys_r), ref.n)
-    # Null: one half of the reference against the other, both ways.
-    half = rng.permutation(ref.n) < ref.n // 2
-    null_all = np.zeros(ref.n)
-    for side in (half, ~half):
-        own, other = keys_r[side], keys_r[~side]
-        null_all[side] = _excess_share(_others(own), len(own), _count_in(own, other),
-                                       len(other))
+    stat, share = split_excess(keys_s, keys_r)
+    # Null: the same statistic once the rows of both tables are shuffled between them, at the
+    # tables' own sizes (near collisions grow with a table's size: halves of the reference
+    # would be a null of fewer repeats). A random split leaves no cell in excess, whatever the
+    # synthetic rows hold. Its rows are not the other detectors' real rows: paired with them,
+    # the combined null is a little more extreme than real rows' (conservative).
+    pool = np.r_[keys_s, keys_r]
+    # One shuffle is one draw of which cells happen to be in excess; several make the null.
+    shuffled = np.concatenate([split_excess(*np.split(pool[rng.permutation(len(pool))],
+                                                      [syn.n]))[0] for _ in range(SHUFFLES)])
+    m = len(space.real_rows)
+    null = shuffled[rng.choice(len(shuffled), m, replace=m > len(shuffled))]
     extra = {"near": near, "exact": exact, "partner": _partner(keys_s)}
-    return Detection("duplicates", stat, null_all[space.real_rows], extra=extra)
+    return Detection("duplicates", stat, null, share=share, extra=extra)
 
 
 def target_labels(space: Space

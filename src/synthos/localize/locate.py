@@ -118,6 +118,23 @@ def _active(names: list[str], scored: dict, n: int) -> list[str]:
     return active or list(names)
 
 
+def _backed(active: list[str], scored: dict, detections: dict, raw: np.ndarray, fdr: float
+            ) -> np.ndarray:
+    """Rows a detector that gives them their score vouches for individually.
+
+    A detector scoring a whole group at once (equal rows) has a row at its score because its
+    group holds too many rows; the row itself is one of the excess only with probability the
+    group's share of excess (a local false discovery rate, Efron 2010). Such a row is flagged
+    when that share reaches 1 - ``fdr``, or another detector also gives it its score.
+    """
+    backed = np.zeros(len(raw), dtype=bool)
+    for nm in active:
+        gives = scored[nm][0] >= raw
+        share = detections[nm].share
+        backed |= gives if share is None else gives & (share >= 1.0 - fdr)
+    return backed
+
+
 def _scores(d: det.Detection) -> tuple[np.ndarray, np.ndarray, int]:
     """Conformal scores of the synthetic rows and of the real rows themselves, and how many
     real rows the null holds."""
@@ -140,7 +157,7 @@ def _combine(space, synthetic, reference, kinds, detections, explain_rows, fdr,
     raw_null = np.max([scored[nm][1] for nm in active], axis=0) if active else np.zeros(1)
     score = conformal_scores(raw, raw_null)
     q = bh_qvalues(conformal_pvalues(raw, raw_null))
-    flagged = q <= fdr
+    flagged = (q <= fdr) & _backed(active, scored, detections, raw, fdr)
     fired = {nm: scored[nm][0] >= FIRE_AT for nm in names}
     for nm in names:
         own = detections[nm].fired
