@@ -219,10 +219,9 @@ def test_split_excess_counts_records_split_more_unevenly_than_chance() -> None:
     assert binom.sf(29, 55, len(own) / (len(own) + len(other))) > 0.1
 
 
-def test_rows_a_group_statistic_scores_are_flagged_only_where_most_of_the_group_is_excess(
-        ) -> None:
+def test_a_row_a_group_statistic_scores_is_as_sure_as_its_group_is_excess() -> None:
     from synthos.localize.detectors import Detection
-    from synthos.localize.locate import _backed
+    from synthos.localize.locate import _individual
 
     scores = np.array([1.0, 1.0, 1.0, 0.5])
     scored = {"duplicates": (scores, scores, 4), "memorization": (np.array([0, 0, 1.0, 1.0]),
@@ -231,10 +230,10 @@ def test_rows_a_group_statistic_scores_are_flagged_only_where_most_of_the_group_
                                           share=np.array([0.95, 0.5, 0.5, 0.0])),
                   "memorization": Detection("memorization", scores, scores)}
     raw = np.array([1.0, 1.0, 1.0, 1.0])
-    # Row 0: 95% of its group is excess; row 1: half; row 2: half, but another detector gives
-    # it the same score; row 3: the other detector alone.
-    assert _backed(["duplicates", "memorization"], scored, detections, raw, 0.1).tolist() == \
-        [True, False, True, True]
+    # Row 0: 95% of its group is excess; row 1: half; row 2: half, but a per-row detector
+    # gives it the same score; row 3: the per-row detector alone.
+    assert _individual(["duplicates", "memorization"], scored, detections, raw).tolist() == \
+        [0.95, 0.5, 1.0, 1.0]
 
 
 def test_planted_pairs_outrank_the_repeats_of_a_table_of_small_counts() -> None:
@@ -265,3 +264,4 @@ def test_planted_pairs_outrank_the_repeats_of_a_table_of_small_counts() -> None:
     # Where most records are shared, chance lands both rows of a quarter of the records of
     # two rows on one side: a pair is likely planted but never surely, so none is flagged.
     assert not (table_["flagged"] & ~positive).any()
+    assert table_["confidence"][positive].max() < 0.9

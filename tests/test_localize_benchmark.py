@@ -224,3 +224,20 @@ def test_count_oracle_sees_only_how_often_a_row_recurs() -> None:
     expected = ((2 + 0.5) / 3 + 1.0 + 1.0) / 3
     assert lb.count_oracle(synthetic, reference, positives) == pytest.approx(expected)
     assert lb.content_ceiling(synthetic, positives) == 1.0
+
+
+def test_pairs_too_few_to_flag_do_not_lower_the_bar_for_other_rows() -> None:
+    from synthos.localize import localize
+
+    # breast_cancer, seed 0, 1% duplicates: three planted pairs, each as likely a chance pair
+    # as 1 in 6 by the counts of a table this size, so none is flagged. Left among the tests
+    # their tiny p-values let six real-like rows through Benjamini–Hochberg.
+    reference, healthy = lb.halves("breast_cancer", 0)
+    planted = lb.plant_detailed(healthy, reference, "duplicates", 0.01,
+                                lb.planting_rng("breast_cancer", "duplicates", 0.01, 0),
+                                "diagnosis")
+    table = localize(planted.synthetic, reference, column_kinds(reference),
+                     target="diagnosis", seed=0).table
+    assert not (table["flagged"] & ~planted.positives).any()
+    assert table["score"][planted.positives].min() == 1.0
+    assert (table["confidence"][planted.positives] < 0.9).all()

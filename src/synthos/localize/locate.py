@@ -39,7 +39,9 @@ class LocalizationResult:
     ``table`` has one row per synthetic row scored: ``row`` (0-based position in the
     synthetic input), ``score`` (0-1, higher is worse: the share of real rows less extreme
     under the worst of the detectors that find more extreme rows than real rows give, all of
-    them when none does), ``confidence`` (1 - the Benjamini–Hochberg q-value),
+    them when none does), ``confidence`` (1 - the Benjamini–Hochberg q-value; for a row
+    that only a statistic of its group of equal rows scores, and whose group is less than
+    1 - ``fdr`` excess, that share: see :func:`_individual`),
     ``flagged``, ``fired`` (detectors that fired, worst first), ``score_<detector>`` for each
     detector that ran, ``nearest_reference_row`` and ``reasons``.
     """
@@ -118,21 +120,21 @@ def _active(names: list[str], scored: dict, n: int) -> list[str]:
     return active or list(names)
 
 
-def _backed(active: list[str], scored: dict, detections: dict, raw: np.ndarray, fdr: float
-            ) -> np.ndarray:
-    """Rows a detector that gives them their score vouches for individually.
+def _individual(active: list[str], scored: dict, detections: dict, raw: np.ndarray
+                ) -> np.ndarray:
+    """How sure the detectors that give each row its score are that the row itself, not
+    only a group it belongs to, is unlike real rows: 1 for a per-row detector.
 
     A detector scoring a whole group at once (equal rows) has a row at its score because its
     group holds too many rows; the row itself is one of the excess only with probability the
-    group's share of excess (a local false discovery rate, Efron 2010). Such a row is flagged
-    when that share reaches 1 - ``fdr``, or another detector also gives it its score.
+    group's share of excess (one minus a local false discovery rate, Efron 2010).
     """
-    backed = np.zeros(len(raw), dtype=bool)
+    sure = np.zeros(len(raw))
     for nm in active:
         gives = scored[nm][0] >= raw
         share = detections[nm].share
-        backed |= gives if share is None else gives & (share >= 1.0 - fdr)
-    return backed
+        sure = np.maximum(sure, np.where(gives, 1.0 if share is None else share, 0.0))
+    return sure
 
 
 def _scores(d: det.Detection) -> tuple[np.ndarray, np.ndarray, int]:
@@ -156,8 +158,12 @@ def _combine(space, synthetic, reference, kinds, detections, explain_rows, fdr,
     raw = np.max([scored[nm][0] for nm in active], axis=0) if active else np.zeros(n)
     raw_null = np.max([scored[nm][1] for nm in active], axis=0) if active else np.zeros(1)
     score = conformal_scores(raw, raw_null)
-    q = bh_qvalues(conformal_pvalues(raw, raw_null))
-    flagged = (q <= fdr) & _backed(active, scored, detections, raw, fdr)
+    # A row only a group statistic scores is a discovery only where its group is mostly
+    # excess; left among the tests, it would lower the bar for every other row.
+    sure = _individual(active, scored, detections, raw)
+    backed = sure >= 1.0 - fdr
+    q = bh_qvalues(np.where(backed, conformal_pvalues(raw, raw_null), 1.0))
+    flagged = q <= fdr
     fired = {nm: scored[nm][0] >= FIRE_AT for nm in names}
     for nm in names:
         own = detections[nm].fired
@@ -166,7 +172,7 @@ def _combine(space, synthetic, reference, kinds, detections, explain_rows, fdr,
             # with a weak model cleanlab flags real and synthetic rows alike.
             fired[nm] = own & fired[nm]
     table = pd.DataFrame({"row": space.synthetic_positions, "score": score,
-                          "confidence": 1.0 - q, "flagged": flagged})
+                          "confidence": np.where(backed, 1.0 - q, sure), "flagged": flagged})
     fired_text = np.full(n, "", dtype=object)
     for i in np.flatnonzero(np.any([fired[nm] for nm in names], axis=0)) if names else []:
         ranked = sorted((nm for nm in names if fired[nm][i]), key=lambda nm: -scored[nm][0][i])
