@@ -272,7 +272,8 @@ def split_excess(own: np.ndarray, other: np.ndarray) -> tuple[np.ndarray, np.nda
     s_ = records.index.get_level_values("s").to_numpy()
     count = records.to_numpy().astype(float)
     by_t = records.groupby(level="t")
-    at_or_above = by_t.transform(lambda x: x[::-1].cumsum()[::-1]).to_numpy().astype(float)
+    per_t = by_t.transform("sum").to_numpy().astype(float)
+    at_or_above = per_t - by_t.cumsum().to_numpy() + count  # cells come sorted by (t, s)
     # Records with total t, from those ``own`` holds none of: rows repeated in ``own`` (or
     # copied into it) move records up in s and never reach that cell. Half a record when it
     # is empty; never more records than there are.
@@ -280,7 +281,7 @@ def split_excess(own: np.ndarray, other: np.ndarray) -> tuple[np.ndarray, np.nda
     empty_share = np.power(1.0 - rho, t.astype(float))
     per_total = np.minimum(
         (none_in_own.groupby(level="t").transform("sum").to_numpy() + 0.5)
-        / np.maximum(empty_share, 1e-300), by_t.transform("sum").to_numpy())
+        / np.maximum(empty_share, 1e-300), per_t)
     expected = per_total * binom.sf(s_ - 1, t, rho)
     z = pd.Series((at_or_above - expected) / np.sqrt(expected + 1.0), index=records.index)
     share = pd.Series(np.clip(1.0 - expected / at_or_above, 0.0, 1.0), index=records.index)
