@@ -265,3 +265,40 @@ def test_planted_pairs_outrank_the_repeats_of_a_table_of_small_counts() -> None:
     # two rows on one side: a pair is likely planted but never surely, so none is flagged.
     assert not (table_["flagged"] & ~positive).any()
     assert table_["confidence"][positive].max() < 0.9
+
+
+def test_uncovered_real_rows_are_those_no_synthetic_row_comes_within_their_ball() -> None:
+    from synthos.localize import detectors as det
+    from synthos.localize.explain import Explainer
+    from synthos.localize.space import build_space
+    from synthos.localize.uncovered import uncovered_rows
+
+    reference, synthetic = _table(800, 1), _table(800, 2)
+    synthetic = synthetic[synthetic["colour"] != "blue"].reset_index(drop=True)
+    space = build_space(synthetic, reference, KINDS, None, 20_000, np.random.default_rng(0))
+    oos, _ = det.neighbours(space)
+    explainer = Explainer(space, synthetic, reference, KINDS, {"out_of_support": oos})
+    got = uncovered_rows(space, oos, explainer)
+    gaps = space.real_points[:, None, :] - space.points[None, :, :]
+    nearest = np.sqrt((gaps.astype(np.float64) ** 2).sum(axis=2)).min(axis=1)
+    want = nearest > oos.extra["real_radius_k"]
+    assert 0.1 < want.mean() < 0.5  # both the neighbours' pass and the full search decide
+    assert got["share"] == round(float(want.mean()), 5)
+    assert [(c["column"], c["value"]) for c in got["by_category"]] == [("colour", "blue")]
+
+
+def test_rows_no_fold_model_saw_get_one_fold_models_probabilities() -> None:
+    from synthos.localize import detectors as det
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(300, 3))
+    y = (x[:, 0] + rng.normal(0, 0.5, 300) > 0).astype(int)
+    rest = rng.normal(size=(200, 3))
+    _, (probs,) = det._out_of_fold(x, y, [(rest, np.arange(200))], 2, 0,
+                                   np.random.default_rng(1))
+    models = [det._boosted(0).fit(x[train], y[train]) for train, _ in det._folds(y, 0)]
+    each = np.stack([m.predict_proba(rest)[:, 1] for m in models])  # (folds, rows)
+    which = np.abs(each - probs[:, 1]).argmin(axis=0)
+    assert np.allclose(each[which, np.arange(200)], probs[:, 1])
+    assert not np.allclose(each.mean(axis=0), probs[:, 1])
+    assert np.bincount(which, minlength=5).tolist() == [40] * 5

@@ -91,19 +91,28 @@ def _proba(model: HistGradientBoostingClassifier, x: np.ndarray, classes: int) -
     return out
 
 
-def _out_of_fold(x_train: np.ndarray, y_train: np.ndarray, rest: list[np.ndarray],
-                 classes: int, seed: int) -> tuple[np.ndarray, list[np.ndarray]]:
-    """Out-of-fold probabilities of the training rows, and the fold models' mean on ``rest``
-    (rows none of them saw)."""
+def _out_of_fold(x_train: np.ndarray, y_train: np.ndarray,
+                 rest: list[tuple[np.ndarray, np.ndarray]], classes: int, seed: int,
+                 rng: np.random.Generator) -> tuple[np.ndarray, list[np.ndarray]]:
+    """Out-of-fold probabilities of the training rows, and for each ``(points, rows)`` of
+    ``rest`` (``rows`` of ``points`` that none of the models saw) those of one fold model
+    drawn at random per row.
+
+    One model per row, as a training row gets: the fold models' mean is a smoother predictor,
+    whose probabilities are not drawn like the out-of-fold ones they are ranked against, and
+    costs a model per fold on every row (on a million rows, most of the stage's trees).
+    """
     oof = np.zeros((len(x_train), classes))
-    sums = [np.zeros((len(r), classes)) for r in rest]
+    out = [np.zeros((len(rows), classes)) for _, rows in rest]
     folds = list(_folds(y_train, seed))
-    for train, test in folds:
+    picks = [rng.permutation(len(rows)) % len(folds) for _, rows in rest]
+    for f, (train, test) in enumerate(folds):
         model = _boosted(seed).fit(x_train[train], y_train[train])
         oof[test] = _proba(model, x_train[test], classes)
-        for total, r in zip(sums, rest, strict=True):
-            total += _proba(model, r, classes)
-    return oof, [s / len(folds) for s in sums]
+        for o, (points, rows), pick in zip(out, rest, picks, strict=True):
+            mine = np.flatnonzero(pick == f)
+            o[mine] = _proba(model, points[rows[mine]], classes)
+    return oof, out
 
 
 def detectability(space: Space, rng: np.random.Generator, seed: int, max_train_rows: int
@@ -117,10 +126,12 @@ def detectability(space: Space, rng: np.random.Generator, seed: int, max_train_r
     c = rng.choice(len(er), m, replace=False)
     x = np.vstack([es[t], er[c]])
     y = np.r_[np.ones(m, dtype=int), np.zeros(m, dtype=int)]
-    oof, (p_syn, p_real) = _out_of_fold(x, y, [es, er], 2, seed)
-    p_syn, p_real = p_syn[:, 1], p_real[:, 1]
-    p_syn[t] = oof[:m, 1]
-    p_real[c] = oof[m:, 1]
+    unseen_s = np.setdiff1d(np.arange(len(es)), t)
+    unseen_r = np.setdiff1d(np.arange(len(er)), c)
+    oof, (rest_s, rest_r) = _out_of_fold(x, y, [(es, unseen_s), (er, unseen_r)], 2, seed, rng)
+    p_syn, p_real = np.zeros(len(es)), np.zeros(len(er))
+    p_syn[t], p_syn[unseen_s] = oof[:m, 1], rest_s[:, 1]
+    p_real[c], p_real[unseen_r] = oof[m:, 1], rest_r[:, 1]
     return Detection("detectability", p_syn, p_real)
 
 
@@ -164,7 +175,8 @@ def neighbours(space: Space) -> tuple[Detection, Detection] | None:
         return ratio
 
     mem, mem_null, copies = exact_copy_tiers(space, copy_ratio(ds), copy_ratio(dr))
-    extra = {"nearest": ids_s[:, 0], "distance": ds[:, 0],
+    extra = {"nearest": ids_s[:, 0], "distance": ds[:, 0], "neighbours": ids_s,
+             "neighbour_distances": ds,
              "second": ds[:, 1] if k > 1 else ds[:, 0],
              "radius_k": radius_k[ids_s].mean(axis=1), "real_radius_k": radius_k,
              "copies": copies}
@@ -385,8 +397,9 @@ def label_issue(space: Space, rng: np.random.Generator, seed: int, max_train_row
     xs, xr = space.points[:, keep], space.real_points[:, keep]
     train = np.sort(rng.choice(len(valid), min(len(valid), max_train_rows), replace=False))
     others = np.setdiff1d(np.arange(len(valid)), train)
-    oof, (p_rest, p_real) = _out_of_fold(xs[valid[train]], compact[train],
-                                         [xs[valid[others]], xr], len(classes), seed)
+    oof, (p_rest, p_real) = _out_of_fold(
+        xs[valid[train]], compact[train],
+        [(xs, valid[others]), (xr, np.arange(len(xr)))], len(classes), seed, rng)
     probs = np.zeros((len(valid), len(classes)))
     probs[train], probs[others] = oof, p_rest
     with warnings.catch_warnings():

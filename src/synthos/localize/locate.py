@@ -75,7 +75,7 @@ def localize(synthetic: pd.DataFrame, reference: pd.DataFrame, kinds: dict[str, 
         are found against every reference row whatever this is.
     max_train_rows : int, default 20,000
         Rows of each side the classifiers are trained on (out of fold); the other rows are
-        scored by the mean of the fold models, which never saw them.
+        scored each by one of the fold models, which never saw them.
     explain_rows : int, default 2,000
         Flagged rows, worst first, that get written reasons; the 20 worst rows always do.
     fdr : float, default 0.1
