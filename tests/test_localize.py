@@ -302,3 +302,28 @@ def test_rows_no_fold_model_saw_get_one_fold_models_probabilities() -> None:
     assert np.allclose(each[which, np.arange(200)], probs[:, 1])
     assert not np.allclose(each.mean(axis=0), probs[:, 1])
     assert np.bincount(which, minlength=5).tolist() == [40] * 5
+
+
+def test_the_worst_of_several_scores_is_as_extreme_as_chance_allows_on_real_like_rows() -> None:
+    from synthos.localize import detectors as det
+    from synthos.localize.conformal import conformal_pvalues, conformal_scores, worst_of
+    from synthos.localize.locate import _scores
+
+    rng = np.random.default_rng(0)
+    m, n, detectors = 200, 40_000, 6
+    scored = [_scores(det.Detection(f"d{k}", rng.normal(size=n), rng.normal(size=m)))
+              for k in range(detectors)]
+    _, p = worst_of(*(list(part) for part in zip(*scored, strict=True)))
+    # Rows drawn like the real ones: p <= k / (m + 1) for a share k / (m + 1) of them. The
+    # real rows' worst scores taken as they are would put the worst of six at the smallest
+    # p-value for six times that share (3.5% at k = 1).
+    for k in (1, 3, 7, 20):
+        assert (p <= k / (m + 1)).mean() <= 1.3 * k / (m + 1), k
+    # One detector: the plain conformal p-value. A row beyond every real row in one of K
+    # detectors: K real rows (each detector's most extreme) are as extreme as it.
+    stat, null = rng.normal(size=50), rng.normal(size=m)
+    one, own = conformal_scores(stat, null), conformal_scores(null, null)
+    assert np.allclose(worst_of([one], [own], [m])[1], conformal_pvalues(stat, null))
+    beyond = [np.r_[1.0, 0.5], np.r_[0.2, 0.5], np.r_[0.2, 0.5]]
+    owns = [conformal_scores(v, v) for v in rng.normal(size=(3, m))]
+    assert worst_of(beyond, owns, [m] * 3)[1][0] == 3 / (m + 1)

@@ -239,5 +239,7 @@ def test_pairs_too_few_to_flag_do_not_lower_the_bar_for_other_rows() -> None:
     table = localize(planted.synthetic, reference, column_kinds(reference),
                      target="diagnosis", seed=0).table
     assert not (table["flagged"] & ~planted.positives).any()
-    assert table["score"][planted.positives].min() == 1.0
+    # Still among the worst: beyond every real row, like the few other rows beyond every real
+    # row in one of the six detectors.
+    assert (table["score"] > table["score"][planted.positives].min()).mean() < 0.02
     assert (table["confidence"][planted.positives] < 0.9).all()

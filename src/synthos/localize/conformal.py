@@ -54,3 +54,51 @@ def bh_qvalues(pvalues: np.ndarray) -> np.ndarray:
     out = np.empty(n)
     out[order] = np.minimum(q, 1.0)
     return out
+
+
+def worst_of(scores: list[np.ndarray], own: list[np.ndarray], sizes: list[int]
+             ) -> tuple[np.ndarray, np.ndarray]:
+    """Conformal score and p-value of each new row's worst score over several detectors.
+
+    Parameters
+    ----------
+    scores : list of ndarray, each shape (n,)
+        Per detector, the new rows' conformal scores (:func:`conformal_scores`: the share of
+        that detector's real rows strictly less extreme).
+    own : list of ndarray, each shape (m,)
+        Per detector, each real row's score against the real rows (``conformal_scores(null,
+        null)``): the same m rows in every detector, scored 0 where it has no value.
+    sizes : list of int
+        Per detector, how many real rows its scores count over.
+
+    Returns
+    -------
+    score, pvalue : ndarray, shape (n,)
+        ``1 - k / m`` and ``(1 + k) / (m + 1)``, k the real rows at least as extreme as the row.
+
+    A real row ``i`` is at least as extreme as a new row ``x`` when, had ``x`` been one of the
+    real rows, one of ``i``'s scores would reach ``x``'s worst (full conformal; Vovk et al.
+    2005): in the detector of ``x``'s worst as it is, in every other one a step ``1 / m_d``
+    higher, ``x`` being below ``i`` there. Taking a real row's scores as they are, against the
+    others only, the worst of several detectors' scores of a row drawn like the real ones is
+    beyond every real row's for about as many times the share the p-value allows as there
+    are detectors; a step up everywhere would tie the real rows' top with rows beyond every
+    real row in one detector.
+    """
+    stacked = np.asarray(scores)
+    raw = stacked.max(axis=0)
+    worst = stacked.argmax(axis=0)
+    own_ = np.asarray(own)
+    size = np.asarray(sizes, dtype=float)[:, None]
+    counts = np.rint(own_ * size)
+    # A detector without real rows to compare with has no step to take.
+    up = np.where(size > 0, (counts + 1.0) / np.maximum(size, 1.0), -np.inf)
+    hi = own_.max(axis=0)
+    at_least = np.zeros(len(raw))
+    for d in range(len(stacked)):
+        rows = np.flatnonzero(worst == d)
+        others = np.delete(up, d, axis=0)
+        null = np.maximum(hi, others.max(axis=0)) if len(others) else hi
+        at_least[rows] = len(null) - np.searchsorted(np.sort(null), raw[rows], side="left")
+    m = own_.shape[1]
+    return 1.0 - at_least / m, (1.0 + at_least) / (m + 1.0)

@@ -11,7 +11,7 @@ import pandas as pd
 
 from synthos.collapse.detector import one_thread
 from synthos.localize import detectors as det
-from synthos.localize.conformal import bh_qvalues, conformal_pvalues, conformal_scores
+from synthos.localize.conformal import bh_qvalues, conformal_scores, worst_of
 from synthos.localize.explain import Explainer
 from synthos.localize.inconsistency import inconsistency
 from synthos.localize.space import build_space
@@ -39,10 +39,10 @@ class LocalizationResult:
     ``table`` has one row per synthetic row scored: ``row`` (0-based position in the
     synthetic input), ``score`` (0-1, higher is worse: the share of real rows less extreme
     under the worst of the detectors that find more extreme rows than real rows give, all of
-    them when none does), ``confidence`` (1 - the Benjamini–Hochberg q-value; for a row
-    that only a statistic of its group of equal rows scores, and whose group is less than
-    1 - ``fdr`` excess, that share: see :func:`_individual`),
-    ``flagged``, ``fired`` (detectors that fired, worst first), ``score_<detector>`` for each
+    them when none does; :func:`~synthos.localize.conformal.worst_of`), ``confidence``
+    (1 - the Benjamini–Hochberg q-value; for a row that only a statistic of its group of
+    equal rows scores, and whose group is less than 1 - ``fdr`` excess, that share: see
+    :func:`_individual`), ``flagged``, ``fired`` (detectors that fired, worst first), ``score_<detector>`` for each
     detector that ran, ``nearest_reference_row`` and ``reasons``.
     """
 
@@ -156,13 +156,14 @@ def _combine(space, synthetic, reference, kinds, detections, explain_rows, fdr,
     scored = {name: _scores(detections[name]) for name in names}
     active = _active(names, scored, n)
     raw = np.max([scored[nm][0] for nm in active], axis=0) if active else np.zeros(n)
-    raw_null = np.max([scored[nm][1] for nm in active], axis=0) if active else np.zeros(1)
-    score = conformal_scores(raw, raw_null)
+    score, pvalue = (worst_of([scored[nm][0] for nm in active], [scored[nm][1] for nm in active],
+                              [scored[nm][2] for nm in active]) if active
+                     else (np.zeros(n), np.ones(n)))
     # A row only a group statistic scores is a discovery only where its group is mostly
     # excess; left among the tests, it would lower the bar for every other row.
     sure = _individual(active, scored, detections, raw)
     backed = sure >= 1.0 - fdr
-    q = bh_qvalues(np.where(backed, conformal_pvalues(raw, raw_null), 1.0))
+    q = bh_qvalues(np.where(backed, pvalue, 1.0))
     flagged = q <= fdr
     fired = {nm: scored[nm][0] >= FIRE_AT for nm in names}
     for nm in names:
