@@ -42,8 +42,9 @@ class LocalizationResult:
     them when none does; :func:`~synthos.localize.conformal.worst_of`), ``confidence``
     (1 - the Benjamini–Hochberg q-value; for a row that only a statistic of its group of
     equal rows scores, and whose group is less than 1 - ``fdr`` excess, that share: see
-    :func:`_individual`), ``flagged``, ``fired`` (detectors that fired, worst first), ``score_<detector>`` for each
-    detector that ran, ``nearest_reference_row`` and ``reasons``.
+    :func:`_individual`), ``flagged``, ``fired`` (detectors that fired, worst first),
+    ``score_<detector>`` for each detector that ran, ``nearest_reference_row`` and
+    ``reasons``.
     """
 
     table: pd.DataFrame
