@@ -5,10 +5,10 @@ do not go together (a generator stitching the features of two records, a broken 
 After ALSO (attribute-wise learning for scoring outliers; Paulheim and Meusel 2015): one model
 per column predicts that column from the others, fitted on real rows (ridge regression and
 boosted trees on its residuals for a numeric column, boosted trees for a categorical one); a
-row's error in each
-column is ranked against the errors of real rows the model did not see (a conformal score per
-column), and the row's statistic adds those up, each column weighted by how well the other
-columns predict it (an unpredictable column says nothing about consistency).
+row's error in each column is ranked against the errors of real rows the model did not see (a
+conformal score per column), and the row's statistic adds those up, each column weighted by
+how well the other columns predict it (an unpredictable column says nothing about
+consistency).
 
     T(x) = sum_j q_j * -log(1 - u_j(x) + 1 / (m_j + 1))
 

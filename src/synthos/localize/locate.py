@@ -156,10 +156,9 @@ def _combine(space, synthetic, reference, kinds, detections, explain_rows, fdr,
     names = [name for name in DETECTORS if name in detections]
     scored = {name: _scores(detections[name]) for name in names}
     active = _active(names, scored, n)
-    raw = np.max([scored[nm][0] for nm in active], axis=0) if active else np.zeros(n)
-    score, pvalue = (worst_of([scored[nm][0] for nm in active], [scored[nm][1] for nm in active],
-                              [scored[nm][2] for nm in active]) if active
-                     else (np.zeros(n), np.ones(n)))
+    syn, own, sizes = ([scored[nm][i] for nm in active] for i in range(3))
+    raw = np.max(syn, axis=0) if active else np.zeros(n)
+    score, pvalue = worst_of(syn, own, sizes) if active else (np.zeros(n), np.ones(n))
     # A row only a group statistic scores is a discovery only where its group is mostly
     # excess; left among the tests, it would lower the bar for every other row.
     sure = _individual(active, scored, detections, raw)
