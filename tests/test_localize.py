@@ -179,6 +179,7 @@ def test_a_copy_of_a_record_few_real_rows_hold_is_worse_than_one_many_hold() -> 
 
 
 def test_a_detector_whose_bad_rows_score_below_its_fire_level_still_joins_the_score() -> None:
+    from synthos.localize.detectors import Detection
     from synthos.localize.locate import _active
 
     rng = np.random.default_rng(0)
@@ -186,8 +187,83 @@ def test_a_detector_whose_bad_rows_score_below_its_fire_level_still_joins_the_sc
     tied = rng.uniform(size=1000)
     tied[:100] = 0.9  # copies of records real rows repeat: extreme, but never above 0.99
     scored = {"a": (plain, plain, 1000), "b": (tied, plain, 1000)}
-    assert _active(["a", "b"], scored, 1000) == ["b"]
-    assert _active(["a"], {"a": scored["a"]}, 1000) == ["a"]  # none stands out: all of them
+    detections = {nm: Detection(nm, plain, plain) for nm in scored}
+    assert _active(["a", "b"], scored, detections, 1000) == ["b"]
+    # None stands out: all of them.
+    assert _active(["a"], {"a": scored["a"]}, detections, 1000) == ["a"]
+
+
+def test_bad_rows_spread_over_tied_tiers_below_every_level_still_join_the_score() -> None:
+    from synthos.localize.detectors import Detection
+    from synthos.localize.locate import _active
+
+    # Tiers of tied scores as copies of records real rows repeat give them: the top tier
+    # holds 16% of real rows (all at 0.84), so no row reaches 0.9 and 0.8 sees the tier's
+    # usual share. A tenth of the synthetic rows moved into the upper tiers is there all the
+    # same.
+    rng = np.random.default_rng(2)
+    tiers = np.array([0.0, 0.2, 0.4, 0.6, 0.84])
+    share = np.array([0.3, 0.2, 0.2, 0.14, 0.16])
+    own = rng.choice(tiers, 10_000, p=share)
+    synthetic = rng.choice(tiers, 10_000, p=share)
+    synthetic[:1000] = rng.choice(tiers[3:], 1000, p=[0.5, 0.5])
+    scored = {"memorization": (synthetic, own, 10_000), "other": (own[::-1], own, 10_000)}
+    detections = {nm: Detection(nm, own, own) for nm in scored}
+    assert (synthetic >= 0.8).mean() < 0.2
+    assert _active(["memorization", "other"], scored, detections, 10_000) == ["memorization"]
+    scored["memorization"] = (rng.permutation(own), own, 10_000)  # the same tiers as real rows
+    assert _active(["memorization", "other"], scored, detections, 10_000) == \
+        ["memorization", "other"]
+
+
+def test_a_group_of_equal_rows_large_by_chance_does_not_make_its_detector_join() -> None:
+    from synthos.localize.detectors import Detection
+    from synthos.localize.locate import _active
+
+    rng = np.random.default_rng(1)
+    plain = rng.uniform(size=1000)
+    grouped = plain.copy()
+    grouped[:300] = 0.96  # one cell of 300 equal rows: the binomial of rows alone says excess
+    scored = {"a": (plain, plain, 1000), "dup": (grouped, plain, 1000)}
+
+    def active(pvalue: float) -> list[str]:
+        detections = {"a": Detection("a", plain, plain),
+                      "dup": Detection("dup", grouped, plain, share=np.zeros(1000),
+                                       excess_pvalue=pvalue)}
+        return _active(["a", "dup"], scored, detections, 1000)
+
+    assert active(0.3) == ["a", "dup"]  # neither sees anything: all of them, undiluted by none
+    assert active(1e-5) == ["dup"]
+    assert active(0.01) == ["dup"]  # its rows, and its groups' test at GROUP_P
+    unremarkable = {"a": (plain, plain, 1000), "dup": (plain, plain, 1000)}
+    detections = {"a": Detection("a", plain, plain),
+                  "dup": Detection("dup", plain, plain, share=np.zeros(1000),
+                                   excess_pvalue=1e-5)}
+    assert _active(["a", "dup"], unremarkable, detections, 1000) == ["dup"]  # its groups alone
+
+
+def test_repeats_beyond_a_random_split_get_a_small_pvalue_and_random_splits_do_not() -> None:
+    from synthos.localize.detectors import repeat_excess_pvalue
+
+    # A population of records of small counts (a table of counts repeats most of its rows),
+    # split at random in halves many times: the p-value is at most as small as chance allows.
+    rng = np.random.default_rng(0)
+    population = np.repeat(np.arange(3000), rng.geometric(0.9, 3000))
+    pvalues = []
+    for _ in range(200):
+        shuffled = rng.permutation(population)
+        own, other = np.split(shuffled, [len(shuffled) // 2])
+        pvalues.append(repeat_excess_pvalue(own, other))
+    pvalues = np.array(pvalues)
+    assert (pvalues < 0.05).mean() <= 0.08 and (pvalues < 0.001).mean() <= 0.01
+    # 50 rows of the synthetic half, records held nowhere else, copied onto 50 other rows of
+    # it: 50 pairs (2 of 2) where a split makes about 70 of the table's 270 natural pairs.
+    own, other = np.split(rng.permutation(population), [len(population) // 2])
+    singles = np.flatnonzero(np.bincount(population)[own] == 1)
+    planted = own.copy()
+    planted[singles[50:100]] = own[singles[:50]]
+    assert repeat_excess_pvalue(planted, other) < 1e-4
+    assert repeat_excess_pvalue(np.arange(10), np.arange(5, 15)) == 1.0  # nothing repeated
 
 
 def test_split_excess_counts_records_split_more_unevenly_than_chance() -> None:

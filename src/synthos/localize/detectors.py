@@ -59,6 +59,10 @@ class Detection:
     for a detector whose statistic is shared by every row of a group (a count of equal rows),
     is the share of the row's group that real rows do not explain, else None: its extreme
     score says the group holds too many rows, not that this row is one of them.
+    ``excess_pvalue``, for such a detector, is its own p-value that the table holds more than
+    chance puts in its groups: rows of one group are not independent draws, so counting them
+    as such (the combination's test of whether a detector sees anything) overstates the
+    evidence of one group that is large by chance.
     """
 
     name: str
@@ -68,6 +72,7 @@ class Detection:
     fired: np.ndarray | None = None
     share: np.ndarray | None = None
     extra: dict = field(default_factory=dict)
+    excess_pvalue: float | None = None
 
 
 def _boosted(seed: int) -> HistGradientBoostingClassifier:
@@ -258,6 +263,50 @@ def _count_in(keys: np.ndarray, pool: np.ndarray) -> np.ndarray:
     return np.where(found, counts[pos] if len(values) else 0, 0)
 
 
+def _records(own: np.ndarray, other: np.ndarray) -> tuple:
+    """Each record's rows in ``own`` and in both tables, and the records per cell (total t,
+    rows in ``own`` s), sorted by (t, s)."""
+    codes, uniques = pd.factorize(np.r_[own, other])
+    in_own = np.bincount(codes[:len(own)], minlength=len(uniques))
+    total = in_own + np.bincount(codes[len(own):], minlength=len(uniques))
+    records = pd.DataFrame({"t": total, "s": in_own}).groupby(["t", "s"]).size()
+    return codes[:len(own)], in_own, total, records
+
+
+def _at_or_above(records: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Per cell: records of its total t holding at least its s rows in ``own``, and records
+    of its total t."""
+    count = records.to_numpy().astype(float)
+    by_t = records.groupby(level="t")
+    per_t = by_t.transform("sum").to_numpy().astype(float)
+    return per_t - by_t.cumsum().to_numpy() + count, per_t  # cells come sorted by (t, s)
+
+
+def repeat_excess_pvalue(own: np.ndarray, other: np.ndarray) -> float:
+    """P-value that ``own`` (row keys) repeats records more than a random split of both
+    tables' rows gives: the smallest, over the cells (t, s >= 2) of records ``own`` repeats,
+    of the exact binomial tail of the records of total t holding s or more rows in ``own``,
+    Bonferroni over those cells.
+
+    Given t, a record's s is Binomial(t, len(own) / (len(own) + len(other))) under a random
+    split (a little wider than the hypergeometric of a split at fixed sizes: conservative),
+    independently across records; conditioning on the records of each total, the test needs
+    no model of how often records occur.
+    """
+    from scipy.stats import binom
+
+    rho = len(own) / max(len(own) + len(other), 1)
+    records = _records(own, other)[3]
+    repeated = records.index.get_level_values("s").to_numpy() >= 2
+    if not repeated.any():
+        return 1.0
+    at_or_above, per_t = (a[repeated] for a in _at_or_above(records))
+    t = records.index.get_level_values("t").to_numpy()[repeated]
+    s_ = records.index.get_level_values("s").to_numpy()[repeated]
+    tails = binom.sf(at_or_above - 1, per_t, binom.sf(s_ - 1, t, rho))
+    return float(min(1.0, tails.min() * repeated.sum()))
+
+
 def split_excess(own: np.ndarray, other: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """For each row of ``own`` (row keys) that ``own`` repeats: how many more records are split
     between the tables at least as unevenly toward ``own`` as the row's record is than a
@@ -274,21 +323,12 @@ def split_excess(own: np.ndarray, other: np.ndarray) -> tuple[np.ndarray, np.nda
     """
     from scipy.stats import binom
 
-    n_own = len(own)
-    rho = n_own / max(len(own) + len(other), 1)
-    codes, uniques = pd.factorize(np.r_[own, other])
-    in_own = np.bincount(codes[:n_own], minlength=len(uniques))
-    total = in_own + np.bincount(codes[n_own:], minlength=len(uniques))
-    records = pd.DataFrame({"t": total, "s": in_own}).groupby(["t", "s"]).size()
+    rho = len(own) / max(len(own) + len(other), 1)
+    rows, in_own, total, records = _records(own, other)
     t = records.index.get_level_values("t").to_numpy()
     s_ = records.index.get_level_values("s").to_numpy()
     count = records.to_numpy().astype(float)
-    by_t = records.groupby(level="t")
-    per_t = by_t.transform("sum").to_numpy().astype(float)
-    at_or_above = per_t - by_t.cumsum().to_numpy() + count  # cells come sorted by (t, s)
-    # Records with total t, from those ``own`` holds none of: rows repeated in ``own`` (or
-    # copied into it) move records up in s and never reach that cell. Half a record when it
-    # is empty; never more records than there are.
+    at_or_above, per_t = _at_or_above(records)
     none_in_own = pd.Series(np.where(s_ == 0, count, 0.0), index=records.index)
     empty_share = np.power(1.0 - rho, t.astype(float))
     per_total = np.minimum(
@@ -298,8 +338,7 @@ def split_excess(own: np.ndarray, other: np.ndarray) -> tuple[np.ndarray, np.nda
     z = pd.Series((at_or_above - expected) / np.sqrt(expected + 1.0), index=records.index)
     share = pd.Series(np.clip(1.0 - expected / at_or_above, 0.0, 1.0), index=records.index)
     cell = pd.MultiIndex.from_arrays([total, in_own])
-    repeated = in_own[codes[:n_own]] > 1
-    rows = codes[:n_own]
+    repeated = in_own[rows] > 1
     return (np.where(repeated, z.reindex(cell).to_numpy()[rows], -np.inf),
             np.where(repeated, share.reindex(cell).to_numpy()[rows], 0.0))
 
@@ -339,7 +378,8 @@ def duplicates(space: Space, rng: np.random.Generator) -> Detection:
     m = len(space.real_rows)
     null = shuffled[rng.choice(len(shuffled), m, replace=m > len(shuffled))]
     extra = {"near": near, "exact": exact, "partner": _partner(keys_s)}
-    return Detection("duplicates", stat, null, share=share, extra=extra)
+    return Detection("duplicates", stat, null, share=share, extra=extra,
+                     excess_pvalue=repeat_excess_pvalue(keys_s, keys_r))
 
 
 def target_labels(space: Space

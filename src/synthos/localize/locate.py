@@ -27,6 +27,9 @@ FIRE_AT = 0.99
 #: real rows, at one of these score levels or beyond every real row.
 ACTIVE_P = 1e-3
 ACTIVE_LEVELS = (0.8, 0.9, 0.95, 0.99)
+#: A detector scoring groups of rows joins when its own test of its groups says so at
+#: :data:`ACTIVE_P`, or when its rows pass the binomial and its groups' test is below this.
+GROUP_P = 0.05
 #: Why the training-influence detector (TracIn over the cascade's checkpoints) is absent.
 NO_INFLUENCE = "absent: needs the accuracy cascade's checkpoints, which this run has not made"
 _TOP = 20
@@ -97,27 +100,53 @@ def localize(synthetic: pd.DataFrame, reference: pd.DataFrame, kinds: dict[str, 
                         max_train_rows, started)
 
 
-def _active(names: list[str], scored: dict, n: int) -> list[str]:
+def _active(names: list[str], scored: dict, detections: dict, n: int) -> list[str]:
     """The detectors that find more extreme rows than real rows would give them: at one of
     :data:`ACTIVE_LEVELS` (or beyond every real row) more synthetic rows than the binomial
-    allows at p < :data:`ACTIVE_P` (Bonferroni over the levels); all detectors when none does.
+    allows, or scores higher overall (Mann–Whitney), at p < :data:`ACTIVE_P` (Bonferroni over
+    the tests); all detectors when none does.
 
     The worst of several scores is diluted by every detector that sees nothing: on a table
     whose problem is copies, a row's detectability score is noise that ties it with them.
     Levels below :data:`FIRE_AT` let in a detector whose bad rows share their statistic with
-    many real rows (a copy of a record real rows repeat scores well below 1).
+    many real rows (a copy of a record real rows repeat scores well below 1); so does a
+    one-sided Mann–Whitney test of the synthetic rows' scores against the real rows' own,
+    for bad rows spread over tiers of tied scores that no fixed level separates (copies on a
+    table of small counts, where most real rows repeat a record too).
+
+    Rows sharing one group's score are not independent draws: one group of a few hundred
+    equal rows, large by chance, passes the binomial on its own (a healthy half of randhie
+    put 333 rows beyond every shuffled row). A detector with a test of its groups
+    (``excess_pvalue``) joins when that test is below :data:`ACTIVE_P`, or below
+    :data:`GROUP_P` with its rows passing the binomial: the groups' test alone misses a few
+    planted pairs where other excess records of the same size (copies of real rows) raise
+    what chance is expected to give.
     """
-    from scipy.stats import binom
+    from scipy.stats import binom, mannwhitneyu
+
+    tests = len(ACTIVE_LEVELS) + 2
 
     def excess(scores: np.ndarray, null_size: int) -> bool:
         for level in (*ACTIVE_LEVELS, 1.0):
             rate = 1.0 / (null_size + 1) if level >= 1.0 else 1.0 - level
             count = int((scores >= level).sum())
-            if binom.sf(count - 1, n, rate) < ACTIVE_P / (len(ACTIVE_LEVELS) + 1):
+            if binom.sf(count - 1, n, rate) < ACTIVE_P / tests:
                 return True
         return False
 
-    active = [nm for nm in names if excess(scored[nm][0], scored[nm][2])]
+    def shifted(scores: np.ndarray, own: np.ndarray) -> bool:
+        return len(own) > 1 and mannwhitneyu(scores, own, alternative="greater").pvalue \
+            < ACTIVE_P / tests
+
+    def sees(nm: str) -> bool:
+        grouped = detections[nm].excess_pvalue
+        if grouped is not None:
+            return grouped < ACTIVE_P or (grouped < GROUP_P
+                                          and excess(scored[nm][0], scored[nm][2]))
+        own = scored[nm][1][~np.isnan(detections[nm].null)]
+        return excess(scored[nm][0], scored[nm][2]) or shifted(scored[nm][0], own)
+
+    active = [nm for nm in names if sees(nm)]
     return active or list(names)
 
 
@@ -155,7 +184,7 @@ def _combine(space, synthetic, reference, kinds, detections, explain_rows, fdr,
     n = len(space.points)
     names = [name for name in DETECTORS if name in detections]
     scored = {name: _scores(detections[name]) for name in names}
-    active = _active(names, scored, n)
+    active = _active(names, scored, detections, n)
     syn, own, sizes = ([scored[nm][i] for nm in active] for i in range(3))
     raw = np.max(syn, axis=0) if active else np.zeros(n)
     score, pvalue = worst_of(syn, own, sizes) if active else (np.zeros(n), np.ones(n))
