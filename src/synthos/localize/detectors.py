@@ -348,6 +348,9 @@ def split_excess(own: np.ndarray, other: np.ndarray) -> tuple[np.ndarray, np.nda
     s_ = records.index.get_level_values("s").to_numpy()
     count = records.to_numpy().astype(float)
     at_or_above, per_t = _at_or_above(records)
+    # Records with total t, from those ``own`` holds none of: rows repeated in ``own`` (or
+    # copied into it) move records up in s and never reach that cell. Half a record when it
+    # is empty; never more records than there are.
     none_in_own = pd.Series(np.where(s_ == 0, count, 0.0), index=records.index)
     empty_share = np.power(1.0 - rho, t.astype(float))
     per_total = np.minimum(
