@@ -447,3 +447,27 @@ def test_flipped_labels_of_a_linear_boundary_stand_out_from_a_few_hundred_rows(
     positive[flips] = True
     result = localize(synthetic, reference, kinds, target="label", seed=seed)
     assert _auroc(result.table["score_label_issue"].to_numpy(), positive) > 0.96
+
+
+def test_pooled_probabilities_are_the_normalized_geometric_mean_of_the_members() -> None:
+    from sklearn.dummy import DummyClassifier
+    from sklearn.linear_model import LogisticRegression
+
+    from synthos.localize.pooling import LogPoolClassifier
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(200, 3))
+    y = np.digitize(x[:, 0] + rng.normal(0, 0.5, 200), [-0.5, 0.5])  # three classes
+    members = [("model", LogisticRegression(C=100.0)), ("prior", DummyClassifier())]
+    pool = LogPoolClassifier(members).fit(x, y)
+    a = LogisticRegression(C=100.0).fit(x, y).predict_proba(x)
+    b = DummyClassifier().fit(x, y).predict_proba(x)
+    want = np.sqrt(a * b) / np.sqrt(a * b).sum(axis=1, keepdims=True)
+    assert np.allclose(pool.predict_proba(x), want)
+    assert pool.classes_.tolist() == [0, 1, 2]
+    assert (pool.predict(x) == want.argmax(axis=1)).all()
+    # Where the model all but rules a class out, the pool keeps it far less likely than the
+    # arithmetic mean (soft voting) with the prior does.
+    doubted = a < 0.001
+    assert doubted.sum() > 50
+    assert (pool.predict_proba(x)[doubted] < 0.2 * ((a + b) / 2)[doubted]).all()
