@@ -26,19 +26,10 @@ SIZES = ((1_000_000, 20_000), (100_000, 20_000), (10_000, 10_000), (800, 800), (
 
 
 def which_test(scores: np.ndarray, own: np.ndarray, n: int) -> str:
-    """Name of the first of the rule's tests that passes (the rule's own thresholds)."""
-    from scipy.stats import binom, mannwhitneyu
+    """Name of the first of the rule's tests that passes ("none" when none does)."""
+    from synthos.localize.locate import row_test_passed
 
-    from synthos.localize.locate import ACTIVE_LEVELS, ACTIVE_P
-
-    tests = len(ACTIVE_LEVELS) + 2
-    for level in (*ACTIVE_LEVELS, 1.0):
-        rate = 1.0 / (len(own) + 1) if level >= 1.0 else 1.0 - level
-        if binom.sf(int((scores >= level).sum()) - 1, n, rate) < ACTIVE_P / tests:
-            return f"level {level:g}"
-    if mannwhitneyu(scores, own, alternative="greater").pvalue < ACTIVE_P / tests:
-        return "Mann-Whitney"
-    return "none"
+    return row_test_passed(scores, own, n) or "none"
 
 
 def run(draws: int, seed: int, sizes: tuple = SIZES) -> list[dict]:

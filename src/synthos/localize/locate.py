@@ -122,32 +122,38 @@ def _active(names: list[str], scored: dict, detections: dict, n: int) -> list[st
     planted pairs where other excess records of the same size (copies of real rows) raise
     what chance is expected to give.
     """
-    from scipy.stats import binom, mannwhitneyu
-
-    tests = len(ACTIVE_LEVELS) + 2
-
-    def excess(scores: np.ndarray, null_size: int) -> bool:
-        for level in (*ACTIVE_LEVELS, 1.0):
-            rate = 1.0 / (null_size + 1) if level >= 1.0 else 1.0 - level
-            count = int((scores >= level).sum())
-            if binom.sf(count - 1, n, rate) < ACTIVE_P / tests:
-                return True
-        return False
-
-    def shifted(scores: np.ndarray, own: np.ndarray) -> bool:
-        return len(own) > 1 and mannwhitneyu(scores, own, alternative="greater").pvalue \
-            < ACTIVE_P / tests
 
     def sees(nm: str) -> bool:
+        scores, own = scored[nm][0], scored[nm][1][~np.isnan(detections[nm].null)]
         grouped = detections[nm].excess_pvalue
         if grouped is not None:
-            return grouped < ACTIVE_P or (grouped < GROUP_P
-                                          and excess(scored[nm][0], scored[nm][2]))
-        own = scored[nm][1][~np.isnan(detections[nm].null)]
-        return excess(scored[nm][0], scored[nm][2]) or shifted(scored[nm][0], own)
+            return grouped < ACTIVE_P or (grouped < GROUP_P and
+                                          row_test_passed(scores, own, n, rank=False) is not None)
+        return row_test_passed(scores, own, n) is not None
 
     active = [nm for nm in names if sees(nm)]
     return active or list(names)
+
+
+def row_test_passed(scores: np.ndarray, own: np.ndarray, n: int, rank: bool = True
+                    ) -> str | None:
+    """The first of :func:`_active`'s tests of a detector's rows that passes, named ("level
+    0.8", ..., "level 1" for beyond every real row, "Mann-Whitney"); None when none does.
+
+    ``scores``: the n synthetic rows' conformal scores; ``own``: the real rows' own scores
+    (those the detector has a value for); ``rank``: whether the Mann–Whitney test is tried.
+    """
+    from scipy.stats import binom, mannwhitneyu
+
+    tests = len(ACTIVE_LEVELS) + 2
+    for level in (*ACTIVE_LEVELS, 1.0):
+        rate = 1.0 / (len(own) + 1) if level >= 1.0 else 1.0 - level
+        if binom.sf(int((scores >= level).sum()) - 1, n, rate) < ACTIVE_P / tests:
+            return f"level {level:g}"
+    if rank and len(own) > 1 and \
+            mannwhitneyu(scores, own, alternative="greater").pvalue < ACTIVE_P / tests:
+        return "Mann-Whitney"
+    return None
 
 
 def _individual(active: list[str], scored: dict, detections: dict, raw: np.ndarray
