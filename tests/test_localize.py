@@ -28,6 +28,11 @@ def _table(rows: int, seed: int) -> pd.DataFrame:
 
 @pytest.fixture(scope="module")
 def planted() -> dict:
+    # More real rows than synthetic ones, as when a sample is checked against its source: a
+    # row beyond all 800 real rows in one of six detectors has p >= 7 / 801 (the worst of six
+    # scores; conformal.worst_of), and Benjamini-Hochberg at 10% over 800 rows then needs 56
+    # such rows to flag any; ten copies beyond every real row pass the detector's two-sample
+    # test against 2,000 real rows, not against 800 (locate.row_test_passed).
     reference, synthetic = _table(800, 1), _table(800, 2)
     copies, outside, dups, flips = (np.arange(0, 10), np.arange(10, 20), np.arange(20, 30),
                                     np.arange(30, 40))
@@ -216,6 +221,95 @@ def test_bad_rows_spread_over_tied_tiers_below_every_level_still_join_the_score(
         ["memorization", "other"]
 
 
+def test_level_tests_hold_their_rate_when_the_real_rows_are_a_sample() -> None:
+    from synthos.localize.detectors import Detection
+    from synthos.localize.locate import _scores, row_test_passed
+
+    # 200,000 synthetic rows against 5,000 real ones, all drawn alike: the real rows' share
+    # at 0.8 misses the population's by about six binomial standard deviations of 200,000
+    # rows, so a test that took it as exact would let the detector in on most draws.
+    rng = np.random.default_rng(0)
+    passed = []
+    for _ in range(20):
+        scores, own, _ = _scores(Detection("noise", rng.normal(size=200_000),
+                                           rng.normal(size=5_000)))
+        passed.append(row_test_passed(scores, own, 200_000))
+    assert passed.count(None) >= 19
+
+
+def test_rows_beyond_every_real_row_pass_when_exchangeable_rows_would_rarely_give_as_many(
+        ) -> None:
+    from synthos.localize.locate import row_test_passed
+
+    # Beyond all m real rows, c of n synthetic rows: the top c of n + m exchangeable rows all
+    # synthetic, C(n, c) / C(n + m, c), against 0.01 / 6. 800 a side needs 10 rows; 800
+    # against 2,000 needs 6.
+    for n, m, needed in ((800, 800, 10), (800, 2000, 6)):
+        own = np.arange(m) / m
+        for c, expected in ((needed - 1, None), (needed, "level 1")):
+            scores = np.r_[np.ones(c), np.linspace(0.0, 0.5, n - c)]
+            assert row_test_passed(scores, own, n, rank=False) == expected, (n, m, c)
+
+
+def test_a_detector_left_out_still_ranks_its_rows_beyond_every_real_row_first() -> None:
+    from synthos.localize.conformal import worst_of
+    from synthos.localize.detectors import Detection
+    from synthos.localize.locate import _active, _combined_parts
+
+    rng = np.random.default_rng(3)
+    m, n = 1000, 1000
+    own = np.arange(m) / m  # each real row's score against the others: the top one (m-1)/m
+
+    def drawn(low: float = 0.0, high: float = 1.0, size: int = n) -> np.ndarray:
+        return np.floor(rng.uniform(low, high, size) * m) / m  # shares of real rows, < 1
+
+    seen = drawn()
+    seen[:200] = drawn(0.9, 0.99, 200)  # a detector that sees an excess below 1
+    lone = drawn()
+    lone[200:205] = 1.0  # five rows beyond every real row: p 0.031, too few to join
+    noise = drawn()
+    noise[205] = 1.0  # one, as chance gives one in m + 1
+    grouped, split = drawn(), drawn()
+    grouped[206:210] = split[210:214] = 1.0
+    # Each detector orders the real rows its own way.
+    scored = {"seen": (seen, own, m), **{nm: (v, rng.permutation(own), m) for nm, v in (
+        ("lone", lone), ("noise", noise), ("dup", grouped), ("pairs", split))}}
+    detections = {nm: Detection(nm, own, own) for nm in ("seen", "lone", "noise")}
+    # Groups of equal rows: by their own test, chance (dup) or an excess (pairs).
+    detections["dup"] = Detection("dup", own, own, share=np.ones(n), excess_pvalue=0.5)
+    detections["pairs"] = Detection("pairs", own, own, share=np.ones(n), excess_pvalue=0.03)
+    names = list(scored)
+    active = _active(names, scored, detections, n)
+    assert active == ["seen"]
+    parts = _combined_parts(names, active, scored, detections)
+    assert list(parts) == ["seen", "lone", "pairs"]
+    assert parts["lone"][0].tolist() == (lone >= 1.0).astype(float).tolist()
+    assert np.count_nonzero(parts["lone"][1]) == 1  # its top real row alone can reach 1
+    score, pvalue = worst_of(*([part[i] for part in parts.values()] for i in range(3)))
+    extremes = np.r_[200:205, 210:214]
+    assert score[extremes].min() > np.delete(score, extremes).max()
+    # The noise of a detector left out does not tie with the first detector's excess.
+    assert score[205:210].max() < 0.99
+    # As extreme as they: the top real rows of the two other parts, a step up there.
+    assert pvalue[200:205].max() == pytest.approx(3 / (m + 1))
+
+
+def test_a_few_copies_beside_rows_another_detector_finds_still_rank_first() -> None:
+    reference, synthetic = _table(800, 1), _table(800, 2)
+    synthetic.iloc[:8] = reference.iloc[100:108].to_numpy()  # 8 copies: 10 would join
+    synthetic.loc[8:17, "x2"] = 60.0  # 10 rows out of support
+    synthetic = synthetic.astype({"x0": float, "x1": float, "x2": float, "n": int})
+    result = localize(synthetic, reference, KINDS, target="label", seed=0)
+    assert "memorization" not in result.summary["combined_detectors"]
+    assert "memorization" in result.summary["extremes_only_detectors"]
+    positive = np.zeros(800, dtype=bool)
+    positive[:8] = True
+    # The detectors that joined see nothing of the copies: their scores alone would rank them
+    # among real-like rows.
+    assert _auroc(result.table["score"].to_numpy(), positive) > 0.99
+    assert result.table["score"].iloc[:18].min() >= result.table["score"].iloc[18:].max()
+
+
 def test_a_group_of_equal_rows_large_by_chance_does_not_make_its_detector_join() -> None:
     from synthos.localize.detectors import Detection
     from synthos.localize.locate import _active
@@ -308,8 +402,7 @@ def test_a_row_a_group_statistic_scores_is_as_sure_as_its_group_is_excess() -> N
     raw = np.array([1.0, 1.0, 1.0, 1.0])
     # Row 0: 95% of its group is excess; row 1: half; row 2: half, but a per-row detector
     # gives it the same score; row 3: the per-row detector alone.
-    assert _individual(["duplicates", "memorization"], scored, detections, raw).tolist() == \
-        [0.95, 0.5, 1.0, 1.0]
+    assert _individual(scored, detections, raw).tolist() == [0.95, 0.5, 1.0, 1.0]
 
 
 def test_planted_pairs_outrank_the_repeats_of_a_table_of_small_counts() -> None:

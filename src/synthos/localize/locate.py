@@ -24,12 +24,17 @@ DETECTORS = ("detectability", "out_of_support", "inconsistency", "memorization",
 #: flagged by cleanlab).
 FIRE_AT = 0.99
 #: A detector joins the combined score when its excess of extreme rows is this unlikely under
-#: real rows, at one of these score levels or beyond every real row.
-ACTIVE_P = 1e-3
+#: real rows, at one of these score levels or beyond every real row. The tests are exact, so
+#: a detector that sees nothing joins about this often; one that sees something and is left
+#: out costs more (when none joins, all of them make the score), hence not smaller.
+ACTIVE_P = 1e-2
 ACTIVE_LEVELS = (0.8, 0.9, 0.95, 0.99)
 #: A detector scoring groups of rows joins when its own test of its groups says so at
-#: :data:`ACTIVE_P`, or when its rows pass the binomial and its groups' test is below this.
+#: :data:`ACTIVE_P`, or when its rows pass the level tests and its groups' test is below this.
 GROUP_P = 0.05
+#: A detector left out still gives its rows beyond every one of its real rows their due when
+#: they are this unlikely in number (its groups' test for a detector scoring groups).
+EXTREMES_P = 0.05
 #: Why the training-influence detector (TracIn over the cascade's checkpoints) is absent.
 NO_INFLUENCE = "absent: needs the accuracy cascade's checkpoints, which this run has not made"
 _TOP = 20
@@ -42,7 +47,8 @@ class LocalizationResult:
     ``table`` has one row per synthetic row scored: ``row`` (0-based position in the
     synthetic input), ``score`` (0-1, higher is worse: the share of real rows less extreme
     under the worst of the detectors that find more extreme rows than real rows give, all of
-    them when none does; :func:`~synthos.localize.conformal.worst_of`), ``confidence``
+    them when none does, the others counting only rows beyond every one of their real rows:
+    :func:`_combined_parts`, :func:`~synthos.localize.conformal.worst_of`), ``confidence``
     (1 - the Benjamini–Hochberg q-value; for a row that only a statistic of its group of
     equal rows scores, and whose group is less than 1 - ``fdr`` excess, that share: see
     :func:`_individual`), ``flagged``, ``fired`` (detectors that fired, worst first),
@@ -102,9 +108,11 @@ def localize(synthetic: pd.DataFrame, reference: pd.DataFrame, kinds: dict[str, 
 
 def _active(names: list[str], scored: dict, detections: dict, n: int) -> list[str]:
     """The detectors that find more extreme rows than real rows would give them: at one of
-    :data:`ACTIVE_LEVELS` (or beyond every real row) more synthetic rows than the binomial
-    allows, or scores higher overall (Mann–Whitney), at p < :data:`ACTIVE_P` (Bonferroni over
-    the tests); all detectors when none does.
+    :data:`ACTIVE_LEVELS` (or beyond every real row) more synthetic rows than exchangeable
+    rows of both sides would give (:func:`row_test_passed`), or scores higher overall
+    (Mann–Whitney), at p < :data:`ACTIVE_P` (Bonferroni over the tests); all detectors when
+    none does. A detector left out still speaks for its rows beyond every real row
+    (:func:`_combined_parts`).
 
     The worst of several scores is diluted by every detector that sees nothing: on a table
     whose problem is copies, a row's detectability score is noise that ties it with them.
@@ -115,10 +123,10 @@ def _active(names: list[str], scored: dict, detections: dict, n: int) -> list[st
     table of small counts, where most real rows repeat a record too).
 
     Rows sharing one group's score are not independent draws: one group of a few hundred
-    equal rows, large by chance, passes the binomial on its own (a healthy half of randhie
+    equal rows, large by chance, passes the level tests on its own (a healthy half of randhie
     put 333 rows beyond every shuffled row). A detector with a test of its groups
     (``excess_pvalue``) joins when that test is below :data:`ACTIVE_P`, or below
-    :data:`GROUP_P` with its rows passing the binomial: the groups' test alone misses a few
+    :data:`GROUP_P` with its rows passing the level tests: the groups' test alone misses a few
     planted pairs where other excess records of the same size (copies of real rows) raise
     what chance is expected to give.
     """
@@ -142,22 +150,76 @@ def row_test_passed(scores: np.ndarray, own: np.ndarray, n: int, rank: bool = Tr
 
     ``scores``: the n synthetic rows' conformal scores; ``own``: the real rows' own scores
     (those the detector has a value for); ``rank``: whether the Mann–Whitney test is tried.
+
+    Each level's test is two-sample: of the rows of both sides at or above the level, how
+    many are synthetic, against the hypergeometric tail when the n + m rows are exchangeable
+    (:func:`excess_pvalue`). The real rows are a sample: a binomial at their share as if it
+    were exact let a detector drawn like them in 65% of the time at a million synthetic rows
+    against 20,000 (benchmarks/active_null.py). A real row's own score never reaches 1, so
+    beyond every real row the tail is that of the top c of n + m rows all being synthetic.
     """
-    from scipy.stats import binom, mannwhitneyu
+    from scipy.stats import mannwhitneyu
 
     tests = len(ACTIVE_LEVELS) + 2
+    m = len(own)
     for level in (*ACTIVE_LEVELS, 1.0):
-        rate = 1.0 / (len(own) + 1) if level >= 1.0 else 1.0 - level
-        if binom.sf(int((scores >= level).sum()) - 1, n, rate) < ACTIVE_P / tests:
+        if excess_pvalue(scores, own, level) < ACTIVE_P / tests:
             return f"level {level:g}"
-    if rank and len(own) > 1 and \
+    if rank and m > 1 and \
             mannwhitneyu(scores, own, alternative="greater").pvalue < ACTIVE_P / tests:
         return "Mann-Whitney"
     return None
 
 
-def _individual(active: list[str], scored: dict, detections: dict, raw: np.ndarray
-                ) -> np.ndarray:
+def excess_pvalue(scores: np.ndarray, own: np.ndarray, level: float) -> float:
+    """One-sided p-value of the synthetic rows' excess at or above ``level``: of the rows of
+    both sides there, how many are synthetic, against the hypergeometric tail when the rows
+    are exchangeable (Fisher's exact test). 1 when no synthetic row reaches the level.
+
+    ``scores``: the synthetic rows' conformal scores; ``own``: the real rows' own scores.
+    """
+    from scipy.stats import hypergeom
+
+    n, m = len(scores), len(own)
+    c, k = int((scores >= level).sum()), int((own >= level).sum())
+    return float(hypergeom.sf(c - 1, n + m, c + k, n)) if c else 1.0
+
+
+def _combined_parts(names: list[str], active: list[str], scored: dict, detections: dict
+                    ) -> dict:
+    """Detector -> (synthetic rows' scores, real rows' own, null size) of what the combined
+    score takes: each detector in ``active`` as it is, and each other one for its rows beyond
+    every one of its real rows only, when they are more than chance gives at
+    :data:`EXTREMES_P` (a detector scoring groups: when its groups' test says so).
+
+    Leaving a detector out of the worst-of keeps its noise from tying with other detectors'
+    extremes, but a row beyond every real row is seldom noise, and a detector needs a dozen
+    such rows before its excess passes the join test on a few hundred rows a side: ten
+    copies among 800 rows with out-of-support rows beside them would otherwise be scored by
+    the detectors that joined, which see nothing of them. So such a detector takes part as
+    the indicator "beyond every real row" (1 or 0). Had the new row been one of the real
+    rows, only the detector's top real row could reach that indicator: it keeps its own
+    score (one step below 1, which :func:`worst_of` steps up to 1 for other detectors' rows),
+    every other real row is 0. The indicator of a detector that sees nothing would put about
+    one row in m + 1 at the top beside the planted ones (real-like rows on a table of 172
+    real rows), hence the test.
+    """
+    parts = {}
+    for nm in names:
+        syn, own, size = scored[nm]
+        if nm in active:
+            parts[nm] = (syn, own, size)
+            continue
+        grouped = detections[nm].excess_pvalue
+        valid = own[~np.isnan(detections[nm].null)]
+        evidence = excess_pvalue(syn, valid, 1.0) if grouped is None else grouped
+        if size > 0 and evidence < EXTREMES_P:
+            top = np.rint(own * size) >= size - 1
+            parts[nm] = ((syn >= 1.0).astype(float), np.where(top, own, 0.0), size)
+    return parts
+
+
+def _individual(parts: dict, detections: dict, raw: np.ndarray) -> np.ndarray:
     """How sure the detectors that give each row its score are that the row itself, not
     only a group it belongs to, is unlike real rows: 1 for a per-row detector.
 
@@ -166,10 +228,9 @@ def _individual(active: list[str], scored: dict, detections: dict, raw: np.ndarr
     group's share of excess (one minus a local false discovery rate, Efron 2010).
     """
     sure = np.zeros(len(raw))
-    for nm in active:
-        gives = scored[nm][0] >= raw
+    for nm, (syn, _, _) in parts.items():
         share = detections[nm].share
-        sure = np.maximum(sure, np.where(gives, 1.0 if share is None else share, 0.0))
+        sure = np.maximum(sure, np.where(syn >= raw, 1.0 if share is None else share, 0.0))
     return sure
 
 
@@ -191,12 +252,13 @@ def _combine(space, synthetic, reference, kinds, detections, explain_rows, fdr,
     names = [name for name in DETECTORS if name in detections]
     scored = {name: _scores(detections[name]) for name in names}
     active = _active(names, scored, detections, n)
-    syn, own, sizes = ([scored[nm][i] for nm in active] for i in range(3))
-    raw = np.max(syn, axis=0) if active else np.zeros(n)
-    score, pvalue = worst_of(syn, own, sizes) if active else (np.zeros(n), np.ones(n))
+    parts = _combined_parts(names, active, scored, detections)
+    syn, own, sizes = ([part[i] for part in parts.values()] for i in range(3))
+    raw = np.max(syn, axis=0) if parts else np.zeros(n)
+    score, pvalue = worst_of(syn, own, sizes) if parts else (np.zeros(n), np.ones(n))
     # A row only a group statistic scores is a discovery only where its group is mostly
     # excess; left among the tests, it would lower the bar for every other row.
-    sure = _individual(active, scored, detections, raw)
+    sure = _individual(parts, detections, raw)
     backed = sure >= 1.0 - fdr
     q = bh_qvalues(np.where(backed, pvalue, 1.0))
     flagged = q <= fdr
@@ -234,6 +296,7 @@ def _combine(space, synthetic, reference, kinds, detections, explain_rows, fdr,
                        explainer, fdr, max_train_rows, explain_rows)
     _add_values(summary["top"], order, space, synthetic, reference, oos)
     summary["combined_detectors"] = active
+    summary["extremes_only_detectors"] = [nm for nm in parts if nm not in active]
     summary["seconds"] = round(time.perf_counter() - started, 3)
     return LocalizationResult(table, summary)
 
