@@ -47,8 +47,9 @@ class LocalizationResult:
     ``table`` has one row per synthetic row scored: ``row`` (0-based position in the
     synthetic input), ``score`` (0-1, higher is worse: the share of real rows less extreme
     under the worst of the detectors that find more extreme rows than real rows give, all of
-    them when none does, the others counting only rows beyond every one of their real rows:
-    :func:`_combined_parts`, :func:`~synthos.localize.conformal.worst_of`), ``confidence``
+    them when none does; the others count their rows beyond every one of their real rows
+    where those are more than chance gives: :func:`_combined_parts`,
+    :func:`~synthos.localize.conformal.worst_of`), ``confidence``
     (1 - the Benjamini–Hochberg q-value; for a row that only a statistic of its group of
     equal rows scores, and whose group is less than 1 - ``fdr`` excess, that share: see
     :func:`_individual`), ``flagged``, ``fired`` (detectors that fired, worst first),
@@ -193,10 +194,10 @@ def _combined_parts(names: list[str], active: list[str], scored: dict, detection
     :data:`EXTREMES_P` (a detector scoring groups: when its groups' test says so).
 
     Leaving a detector out of the worst-of keeps its noise from tying with other detectors'
-    extremes, but a row beyond every real row is seldom noise, and a detector needs a dozen
-    such rows before its excess passes the join test on a few hundred rows a side: ten
-    copies among 800 rows with out-of-support rows beside them would otherwise be scored by
-    the detectors that joined, which see nothing of them. So such a detector takes part as
+    extremes, but a row beyond every real row is seldom noise, and a detector needs ten
+    such rows before its excess passes the join test at 800 rows a side: eight copies among
+    800 rows with out-of-support rows beside them would otherwise be scored by the detectors
+    that joined, which see nothing of them. So such a detector takes part as
     the indicator "beyond every real row" (1 or 0). Had the new row been one of the real
     rows, only the detector's top real row could reach that indicator: it keeps its own
     score (one step below 1, which :func:`worst_of` steps up to 1 for other detectors' rows),
