@@ -25,11 +25,11 @@ import numpy as np
 SIZES = ((1_000_000, 20_000), (100_000, 20_000), (10_000, 10_000), (800, 800), (172, 172))
 
 
-def which_test(scores: np.ndarray, own: np.ndarray, n: int) -> str:
+def which_test(scores: np.ndarray, own: np.ndarray) -> str:
     """Name of the first of the rule's tests that passes ("none" when none does)."""
     from synthos.localize.locate import row_test_passed
 
-    return row_test_passed(scores, own, n) or "none"
+    return row_test_passed(scores, own) or "none"
 
 
 def run(draws: int, seed: int, sizes: tuple = SIZES) -> list[dict]:
@@ -48,9 +48,9 @@ def run(draws: int, seed: int, sizes: tuple = SIZES) -> list[dict]:
             detections = {"noise": Detection("noise", stat, null),
                           "zero": Detection("zero", np.zeros(n), np.zeros(m))}
             scored = {nm: _scores(d) for nm, d in detections.items()}
-            if _active(["noise", "zero"], scored, detections, n) == ["noise"]:
+            if _active(["noise", "zero"], scored, detections) == ["noise"]:
                 joined += 1
-                name = which_test(scored["noise"][0], scored["noise"][1], n)
+                name = which_test(scored["noise"][0], scored["noise"][1])
                 by_test[name] = by_test.get(name, 0) + 1
         out.append({"synthetic": n, "real": m, "draws": draws, "joined": joined / draws,
                     "by_test": by_test, "seconds": time.perf_counter() - started})

@@ -193,9 +193,9 @@ def test_a_detector_whose_bad_rows_score_below_its_fire_level_still_joins_the_sc
     tied[:100] = 0.9  # copies of records real rows repeat: extreme, but never above 0.99
     scored = {"a": (plain, plain, 1000), "b": (tied, plain, 1000)}
     detections = {nm: Detection(nm, plain, plain) for nm in scored}
-    assert _active(["a", "b"], scored, detections, 1000) == ["b"]
+    assert _active(["a", "b"], scored, detections) == ["b"]
     # None stands out: all of them.
-    assert _active(["a"], {"a": scored["a"]}, detections, 1000) == ["a"]
+    assert _active(["a"], {"a": scored["a"]}, detections) == ["a"]
 
 
 def test_bad_rows_spread_over_tied_tiers_below_every_level_still_join_the_score() -> None:
@@ -215,9 +215,9 @@ def test_bad_rows_spread_over_tied_tiers_below_every_level_still_join_the_score(
     scored = {"memorization": (synthetic, own, 10_000), "other": (own[::-1], own, 10_000)}
     detections = {nm: Detection(nm, own, own) for nm in scored}
     assert (synthetic >= 0.8).mean() < 0.2
-    assert _active(["memorization", "other"], scored, detections, 10_000) == ["memorization"]
+    assert _active(["memorization", "other"], scored, detections) == ["memorization"]
     scored["memorization"] = (rng.permutation(own), own, 10_000)  # the same tiers as real rows
-    assert _active(["memorization", "other"], scored, detections, 10_000) == \
+    assert _active(["memorization", "other"], scored, detections) == \
         ["memorization", "other"]
 
 
@@ -233,7 +233,7 @@ def test_level_tests_hold_their_rate_when_the_real_rows_are_a_sample() -> None:
     for _ in range(20):
         scores, own, _ = _scores(Detection("noise", rng.normal(size=200_000),
                                            rng.normal(size=5_000)))
-        passed.append(row_test_passed(scores, own, 200_000))
+        passed.append(row_test_passed(scores, own))
     assert passed.count(None) >= 19
 
 
@@ -248,7 +248,7 @@ def test_rows_beyond_every_real_row_pass_when_exchangeable_rows_would_rarely_giv
         own = np.arange(m) / m
         for c, expected in ((needed - 1, None), (needed, "level 1")):
             scores = np.r_[np.ones(c), np.linspace(0.0, 0.5, n - c)]
-            assert row_test_passed(scores, own, n, rank=False) == expected, (n, m, c)
+            assert row_test_passed(scores, own, rank=False) == expected, (n, m, c)
 
 
 def test_a_detector_left_out_still_ranks_its_rows_beyond_every_real_row_first() -> None:
@@ -279,7 +279,7 @@ def test_a_detector_left_out_still_ranks_its_rows_beyond_every_real_row_first() 
     detections["dup"] = Detection("dup", own, own, share=np.ones(n), excess_pvalue=0.5)
     detections["pairs"] = Detection("pairs", own, own, share=np.ones(n), excess_pvalue=0.03)
     names = list(scored)
-    active = _active(names, scored, detections, n)
+    active = _active(names, scored, detections)
     assert active == ["seen"]
     parts = _combined_parts(names, active, scored, detections)
     assert list(parts) == ["seen", "lone", "pairs"]
@@ -324,7 +324,7 @@ def test_a_group_of_equal_rows_large_by_chance_does_not_make_its_detector_join()
         detections = {"a": Detection("a", plain, plain),
                       "dup": Detection("dup", grouped, plain, share=np.zeros(1000),
                                        excess_pvalue=pvalue)}
-        return _active(["a", "dup"], scored, detections, 1000)
+        return _active(["a", "dup"], scored, detections)
 
     assert active(0.3) == ["a", "dup"]  # neither sees anything: all of them, undiluted by none
     assert active(1e-5) == ["dup"]
@@ -333,7 +333,7 @@ def test_a_group_of_equal_rows_large_by_chance_does_not_make_its_detector_join()
     detections = {"a": Detection("a", plain, plain),
                   "dup": Detection("dup", plain, plain, share=np.zeros(1000),
                                    excess_pvalue=1e-5)}
-    assert _active(["a", "dup"], unremarkable, detections, 1000) == ["dup"]  # its groups alone
+    assert _active(["a", "dup"], unremarkable, detections) == ["dup"]  # its groups alone
 
 
 def test_repeats_beyond_a_random_split_get_a_small_pvalue_and_random_splits_do_not() -> None:

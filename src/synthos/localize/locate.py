@@ -107,7 +107,7 @@ def localize(synthetic: pd.DataFrame, reference: pd.DataFrame, kinds: dict[str, 
                         max_train_rows, started)
 
 
-def _active(names: list[str], scored: dict, detections: dict, n: int) -> list[str]:
+def _active(names: list[str], scored: dict, detections: dict) -> list[str]:
     """The detectors that find more extreme rows than real rows would give them: at one of
     :data:`ACTIVE_LEVELS` (or beyond every real row) more synthetic rows than exchangeable
     rows of both sides would give (:func:`row_test_passed`), or scores higher overall
@@ -133,28 +133,32 @@ def _active(names: list[str], scored: dict, detections: dict, n: int) -> list[st
     """
 
     def sees(nm: str) -> bool:
-        scores, own = scored[nm][0], scored[nm][1][~np.isnan(detections[nm].null)]
+        scores, own = scored[nm][0], _real_own(scored, detections, nm)
         grouped = detections[nm].excess_pvalue
         if grouped is not None:
             return grouped < ACTIVE_P or (grouped < GROUP_P and
-                                          row_test_passed(scores, own, n, rank=False) is not None)
-        return row_test_passed(scores, own, n) is not None
+                                          row_test_passed(scores, own, rank=False) is not None)
+        return row_test_passed(scores, own) is not None
 
     active = [nm for nm in names if sees(nm)]
     return active or list(names)
 
 
-def row_test_passed(scores: np.ndarray, own: np.ndarray, n: int, rank: bool = True
-                    ) -> str | None:
+def _real_own(scored: dict, detections: dict, nm: str) -> np.ndarray:
+    """The real rows' own scores of detector ``nm``, of those it has a value for."""
+    return scored[nm][1][~np.isnan(detections[nm].null)]
+
+
+def row_test_passed(scores: np.ndarray, own: np.ndarray, rank: bool = True) -> str | None:
     """The first of :func:`_active`'s tests of a detector's rows that passes, named ("level
     0.8", ..., "level 1" for beyond every real row, "Mann-Whitney"); None when none does.
 
-    ``scores``: the n synthetic rows' conformal scores; ``own``: the real rows' own scores
+    ``scores``: the synthetic rows' conformal scores; ``own``: the real rows' own scores
     (those the detector has a value for); ``rank``: whether the Mann–Whitney test is tried.
 
     Each level's test is two-sample: of the rows of both sides at or above the level, how
     many are synthetic, against the hypergeometric tail when the n + m rows are exchangeable
-    (:func:`excess_pvalue`). The real rows are a sample: a binomial at their share as if it
+    (:func:`level_excess_pvalue`). The real rows are a sample: a binomial at their share as if it
     were exact let a detector drawn like them in 65% of the time at a million synthetic rows
     against 20,000 (benchmarks/active_null.py). A real row's own score never reaches 1, so
     beyond every real row the tail is that of the top c of n + m rows all being synthetic.
@@ -162,17 +166,16 @@ def row_test_passed(scores: np.ndarray, own: np.ndarray, n: int, rank: bool = Tr
     from scipy.stats import mannwhitneyu
 
     tests = len(ACTIVE_LEVELS) + 2
-    m = len(own)
     for level in (*ACTIVE_LEVELS, 1.0):
-        if excess_pvalue(scores, own, level) < ACTIVE_P / tests:
+        if level_excess_pvalue(scores, own, level) < ACTIVE_P / tests:
             return f"level {level:g}"
-    if rank and m > 1 and \
+    if rank and len(own) > 1 and \
             mannwhitneyu(scores, own, alternative="greater").pvalue < ACTIVE_P / tests:
         return "Mann-Whitney"
     return None
 
 
-def excess_pvalue(scores: np.ndarray, own: np.ndarray, level: float) -> float:
+def level_excess_pvalue(scores: np.ndarray, own: np.ndarray, level: float) -> float:
     """One-sided p-value of the synthetic rows' excess at or above ``level``: of the rows of
     both sides there, how many are synthetic, against the hypergeometric tail when the rows
     are exchangeable (Fisher's exact test). 1 when no synthetic row reaches the level.
@@ -212,8 +215,8 @@ def _combined_parts(names: list[str], active: list[str], scored: dict, detection
             parts[nm] = (syn, own, size)
             continue
         grouped = detections[nm].excess_pvalue
-        valid = own[~np.isnan(detections[nm].null)]
-        evidence = excess_pvalue(syn, valid, 1.0) if grouped is None else grouped
+        evidence = grouped if grouped is not None else \
+            level_excess_pvalue(syn, _real_own(scored, detections, nm), 1.0)
         if size > 0 and evidence < EXTREMES_P:
             top = np.rint(own * size) >= size - 1
             parts[nm] = ((syn >= 1.0).astype(float), np.where(top, own, 0.0), size)
@@ -252,7 +255,7 @@ def _combine(space, synthetic, reference, kinds, detections, explain_rows, fdr,
     n = len(space.points)
     names = [name for name in DETECTORS if name in detections]
     scored = {name: _scores(detections[name]) for name in names}
-    active = _active(names, scored, detections, n)
+    active = _active(names, scored, detections)
     parts = _combined_parts(names, active, scored, detections)
     syn, own, sizes = ([part[i] for part in parts.values()] for i in range(3))
     raw = np.max(syn, axis=0) if parts else np.zeros(n)
