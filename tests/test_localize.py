@@ -28,11 +28,6 @@ def _table(rows: int, seed: int) -> pd.DataFrame:
 
 @pytest.fixture(scope="module")
 def planted() -> dict:
-    # More real rows than synthetic ones, as when a sample is checked against its source: a
-    # row beyond all 800 real rows in one of six detectors has p >= 7 / 801 (the worst of six
-    # scores; conformal.worst_of), and Benjamini-Hochberg at 10% over 800 rows then needs 56
-    # such rows to flag any; ten copies beyond every real row pass the detector's two-sample
-    # test against 2,000 real rows, not against 800 (locate.row_test_passed).
     reference, synthetic = _table(800, 1), _table(800, 2)
     copies, outside, dups, flips = (np.arange(0, 10), np.arange(10, 20), np.arange(20, 30),
                                     np.arange(30, 40))
