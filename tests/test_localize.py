@@ -312,7 +312,7 @@ def test_a_group_of_equal_rows_large_by_chance_does_not_make_its_detector_join()
     rng = np.random.default_rng(1)
     plain = rng.uniform(size=1000)
     grouped = plain.copy()
-    grouped[:300] = 0.96  # one cell of 300 equal rows: the binomial of rows alone says excess
+    grouped[:300] = 0.96  # one cell of 300 equal rows: the level tests of rows alone say excess
     scored = {"a": (plain, plain, 1000), "dup": (grouped, plain, 1000)}
 
     def active(pvalue: float) -> list[str]:
