@@ -155,7 +155,7 @@ def test_rows_whose_columns_do_not_go_together_are_found_by_inconsistency() -> N
         in worst["reasons"]
 
 
-def test_a_copy_of_a_record_few_real_rows_hold_is_worse_than_one_many_hold() -> None:
+def _common_record_tables() -> tuple[pd.DataFrame, pd.DataFrame, dict]:
     rng = np.random.default_rng(0)
     kinds = {"a": "integer", "b": "integer", "c": "numeric"}
 
@@ -165,17 +165,54 @@ def test_a_copy_of_a_record_few_real_rows_hold_is_worse_than_one_many_hold() -> 
 
     reference, synthetic = table(600), table(600)
     reference.iloc[:40] = [1, 1, 0.0]  # a record 40 real rows hold
-    synthetic.iloc[0] = [1, 1, 0.0]
-    synthetic.iloc[1] = reference.iloc[300].to_numpy()  # a record only one real row holds
-    synthetic = synthetic.astype({"a": int, "b": int})
-    reference = reference.astype({"a": int, "b": int})
+    synthetic.iloc[:40] = [1, 1, 0.0]  # ... and 40 synthetic rows, as a fresh sample would
+    synthetic.iloc[40] = reference.iloc[300].to_numpy()  # a record only one real row holds
+    return (synthetic.astype({"a": int, "b": int}), reference.astype({"a": int, "b": int}),
+            kinds)
+
+
+def test_a_copy_of_a_record_few_real_rows_hold_is_worse_than_one_many_hold() -> None:
+    synthetic, reference, kinds = _common_record_tables()
     result = localize(synthetic, reference, kinds, seed=0)
-    table = result.table
-    memo = table["score_memorization"].to_numpy()
-    assert memo[1] > memo[0]
-    assert memo[1] == memo.max()
+    memo = result.table["score_memorization"].to_numpy()
+    assert memo[40] == memo.max() == 1.0
+    # 39 other real rows and 39 other synthetic rows: a fresh draw, as the real rows are.
+    assert memo[:40].max() < 0.95
     assert "(a record no other real row holds)" in \
-        result.summary["top"][[t["row"] for t in result.summary["top"]].index(1)]["reasons"]
+        result.summary["top"][[t["row"] for t in result.summary["top"]].index(40)]["reasons"]
+
+
+def test_good_turing_frequency_of_a_record() -> None:
+    from synthos.localize.detectors import GOOD_TURING_BELOW, record_frequency
+
+    per_count = np.zeros(12)
+    per_count[[1, 2, 3, 7]] = [100, 10, 4, 1]
+    theta = record_frequency(np.array([1, 2, 3, 7]), per_count, seen=1_000)
+    # (r + 1)(N_{r+1} + 1/2) / (seen N_r) below the cut, r / seen from it on.
+    assert GOOD_TURING_BELOW == 5
+    np.testing.assert_allclose(theta, [2 * 10.5 / 100_000, 3 * 4.5 / 10_000,
+                                       4 * 0.5 / 4_000, 7 / 1_000])
+
+
+def test_a_synthetic_row_is_held_to_the_real_rows_of_its_record() -> None:
+    from synthos.localize.detectors import exact_copy_tiers
+    from synthos.localize.space import build_space
+
+    synthetic, reference, kinds = _common_record_tables()
+    synthetic.iloc[1:40] = synthetic.iloc[41:80].to_numpy()  # only row 0 keeps the record
+    space = build_space(synthetic, reference, kinds, None, 20_000, np.random.default_rng(0))
+    ratio = np.full(len(synthetic), 0.5), np.full(len(space.real_rows), 0.5)
+    stat, null, copies = exact_copy_tiers(space, *ratio)
+    assert copies[0] == 40 and copies[40] == 1
+    # Each real row of the record: 39 other reference rows against a pooled frequency of 40
+    # in 1,199 rows. Row 0 counts 40 (a ratio of 2.0) but is held to theirs.
+    twins = null[:40]
+    np.testing.assert_allclose(twins, -(1 + (39 / 600) / (40 / 1_199)))
+    assert stat[0] == twins[0]
+    # A record seen once, where few records are seen twice (here the 39 rows repeated
+    # above), is seldom redrawn: a ratio over 10.
+    assert stat[40] < -11
+    assert stat[40] < null.min()
 
 
 def test_a_detector_whose_bad_rows_score_below_its_fire_level_still_joins_the_score() -> None:

@@ -12,7 +12,8 @@ same statistic for the real rows of the index (the null), which
   other columns do not predict.
 - ``memorization``: distance to the closest real record over the distance to the second
   closest (the nearest-neighbour distance ratio of privacy audits); below every ratio for an
-  exact copy of a reference row, the lower the fewer real rows hold that record.
+  exact copy of a reference row, the lower the likelier a copy over a fresh draw of that
+  record (:func:`exact_copy_tiers`).
 - ``duplicates``: for a row the synthetic table repeats (exactly, or on a grid of
   :data:`NEAR_SD` reference standard deviations), the excess of records split between the
   tables as the row's record is over what a random split gives (:func:`split_excess`); the
@@ -48,6 +49,9 @@ K_NEIGHBOURS = 5
 #: of the collapse stage: rows closer than that are the same row at the reference's
 #: resolution).
 NEAR_SD = 0.05
+#: Counts below which the memorization statistic takes a record's frequency from the
+#: Good–Turing estimate; the counts of counts grow too thin above (Katz 1987 uses 5).
+GOOD_TURING_BELOW = 5
 #: Shuffles of both tables' rows behind the duplicates detector's null.
 SHUFFLES = 8
 #: A target with at most this many distinct values is a class label.
@@ -223,19 +227,60 @@ def exact_copy_tiers(space: Space, ratio_syn: np.ndarray, ratio_real: np.ndarray
                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The memorization statistic (lower is worse) with exact copies below every ratio.
 
-    A row equal to ``c`` reference rows scores ``-1 / c``: copying a record that no other real
-    row holds is the strongest evidence, while a record that many real rows share is what a
-    fresh real sample repeats too (tables of small counts are full of them). A real row of the
-    null is counted against the *other* reference rows the same way. Exact equality is over
-    every reference row, in the index or not. Returns the synthetic statistic, the null, and
-    each synthetic row's count of equal reference rows.
+    A row equal to ``c`` of the m reference rows scores ``-(1 + (c / m) / theta)``: the
+    likelihood ratio of "copied from a random reference row" (probability c / m) over "drawn
+    afresh" (probability theta, the Good–Turing estimate of the frequency of a record that
+    the other rows of both tables hold r = c + s times, s in the synthetic table:
+    :func:`record_frequency`). A copy of a record that no other row holds is the strongest
+    evidence where records seen once are rarely seen twice; a record common in both tables is
+    what a fresh sample repeats (tables of small counts are full of them); a record many real
+    rows hold and no other synthetic row does is a record the synthetic table lacks, not
+    one it copied. A real row of the null is counted the same way, against the *other*
+    reference rows and every synthetic row. Exact equality is over every reference row, in
+    the index or not. Returns the synthetic statistic, the null, and each synthetic row's
+    count of equal reference rows.
     """
     ref_hash = space.prep.reference.row_hash
-    copies = _count_in(space.prep.synthetic.row_hash, ref_hash)
-    others = _count_in(ref_hash[space.real_rows], ref_hash) - 1
-    stat = np.where(copies > 0, -1.0 / np.maximum(copies, 1), ratio_syn)
-    null = np.where(others > 0, -1.0 / np.maximum(others, 1), ratio_real)
+    syn_hash = space.prep.synthetic.row_hash
+    real_hash = ref_hash[space.real_rows]
+    copies = _count_in(syn_hash, ref_hash)
+    others = _count_in(real_hash, ref_hash) - 1
+    records = np.unique(np.r_[ref_hash, syn_hash], return_counts=True)[1]
+    per_count = np.bincount(records)
+    seen = len(ref_hash) + len(syn_hash) - 1  # the rows of both tables but the one scored
+    m = len(ref_hash)
+
+    def tier(c: np.ndarray, s: np.ndarray, ratio: np.ndarray) -> np.ndarray:
+        theta = record_frequency(c + s, per_count, seen)
+        return np.where(c > 0, -(1.0 + (c / m) / theta), ratio)
+
+    stat = tier(copies, _count_in(syn_hash, syn_hash) - 1, ratio_syn)
+    null = tier(others, _count_in(real_hash, syn_hash), ratio_real)
+    # Rows of one record are exchangeable between the tables, yet a synthetic row counts one
+    # more reference row than a real row of its record does (itself): the ratio, rising with
+    # that count, would put every synthetic row of a record both tables hold alike just
+    # beyond its real rows. It is held to theirs (a real row of a record no other real row
+    # holds has no count to lose: it is a ratio, and a copy of it stays beyond it).
+    repeated = others > 0
+    values, first = np.unique(real_hash[repeated], return_index=True)
+    if len(values):
+        at = np.clip(np.searchsorted(values, syn_hash), 0, len(values) - 1)
+        twin = values[at] == syn_hash
+        stat = np.where(twin, np.maximum(stat, null[repeated][first][at]), stat)
     return stat, null, copies
+
+
+def record_frequency(r: np.ndarray, per_count: np.ndarray, seen: int) -> np.ndarray:
+    """Good–Turing estimate of the frequency of a record seen ``r`` times among ``seen`` rows:
+    ``(r + 1) N_{r+1} / (seen N_r)`` for r below :data:`GOOD_TURING_BELOW`, ``r / seen``
+    above (Katz 1987), ``N_k`` the records seen k times (``per_count[k]``). Half a record is
+    added to ``N_{r+1}``: a table with no record seen twice still leaves a record seen once
+    a small chance to be drawn again."""
+    r = np.asarray(r, dtype=np.int64)
+    counts = np.r_[per_count, 0, 0].astype(float)
+    at = np.minimum(r, len(counts) - 2)
+    good_turing = (r + 1) * (counts[at + 1] + 0.5) / (seen * np.maximum(counts[at], 1.0))
+    return np.where(r < GOOD_TURING_BELOW, good_turing, np.maximum(r, 1) / seen)
 
 
 def range_excess(space: Space) -> tuple[np.ndarray, np.ndarray]:
