@@ -164,8 +164,9 @@ def _common_record_tables() -> tuple[pd.DataFrame, pd.DataFrame, dict]:
                              "c": rng.normal(0, 1, rows)})
 
     reference, synthetic = table(600), table(600)
-    reference.iloc[:40] = [1, 1, 0.0]  # a record 40 real rows hold
-    synthetic.iloc[:40] = [1, 1, 0.0]  # ... and 40 synthetic rows, as a fresh sample would
+    reference.iloc[:40] = [1, 1, 8.0]  # a record 40 real rows hold (far from the rest:
+    # noise around an atom at 0 would snap to it, and the tables hold other small records)
+    synthetic.iloc[:40] = [1, 1, 8.0]  # ... and 40 synthetic rows, as a fresh sample would
     synthetic.iloc[40] = reference.iloc[300].to_numpy()  # a record only one real row holds
     return (synthetic.astype({"a": int, "b": int}), reference.astype({"a": int, "b": int}),
             kinds)
@@ -182,16 +183,25 @@ def test_a_copy_of_a_record_few_real_rows_hold_is_worse_than_one_many_hold() -> 
         result.summary["top"][[t["row"] for t in result.summary["top"]].index(40)]["reasons"]
 
 
+def test_the_reasons_of_a_copy_name_the_synthetic_rows_of_its_record() -> None:
+    synthetic, reference, kinds = _common_record_tables()
+    synthetic.iloc[41] = synthetic.iloc[40].to_numpy()  # the unique record's copy, twice
+    result = localize(synthetic, reference, kinds, seed=0)
+    top = {t["row"]: t["reasons"] for t in result.summary["top"]}
+    assert "(a record no other real row holds and 1 other synthetic row holds)" in top[41]
+
+
 def test_good_turing_frequency_of_a_record() -> None:
     from synthos.localize.detectors import GOOD_TURING_BELOW, record_frequency
 
     per_count = np.zeros(12)
-    per_count[[1, 2, 3, 7]] = [100, 10, 4, 1]
+    per_count[[1, 2, 3, 4, 8]] = [100, 10, 4, 2, 1]
     theta = record_frequency(np.array([1, 2, 3, 7]), per_count, seen=1_000)
-    # (r + 1)(N_{r+1} + 1/2) / (seen N_r) below the cut, r / seen from it on.
     assert GOOD_TURING_BELOW == 5
-    np.testing.assert_allclose(theta, [2 * 10.5 / 100_000, 3 * 4.5 / 10_000,
-                                       4 * 0.5 / 4_000, 7 / 1_000])
+    # (r + 1)(N_{r+1} + 1/2) / (seen N_r) below the cut, r / seen from it on, the counts of
+    # counts without the scored row: its record moves from N_{r+1} to N_r.
+    np.testing.assert_allclose(theta, [2 * 9.5 / (1_000 * 101), 3 * 3.5 / (1_000 * 11),
+                                       4 * 1.5 / (1_000 * 5), 7 / 1_000])
 
 
 def test_a_synthetic_row_is_held_to_the_real_rows_of_its_record() -> None:
@@ -202,8 +212,9 @@ def test_a_synthetic_row_is_held_to_the_real_rows_of_its_record() -> None:
     synthetic.iloc[1:40] = synthetic.iloc[41:80].to_numpy()  # only row 0 keeps the record
     space = build_space(synthetic, reference, kinds, None, 20_000, np.random.default_rng(0))
     ratio = np.full(len(synthetic), 0.5), np.full(len(space.real_rows), 0.5)
-    stat, null, copies = exact_copy_tiers(space, *ratio)
+    stat, null, copies, repeats = exact_copy_tiers(space, *ratio)
     assert copies[0] == 40 and copies[40] == 1
+    assert repeats[0] == 0 and repeats[40] == 0 and repeats[1] == 1
     # Each real row of the record: 39 other reference rows against a pooled frequency of 40
     # in 1,199 rows. Row 0 counts 40 (a ratio of 2.0) but is held to theirs.
     twins = null[:40]
@@ -212,7 +223,7 @@ def test_a_synthetic_row_is_held_to_the_real_rows_of_its_record() -> None:
     # A record seen once, where few records are seen twice (here the 39 rows repeated
     # above), is seldom redrawn: a ratio over 10.
     assert stat[40] < -11
-    assert stat[40] < null.min()
+    assert stat[40] < twins.min()
 
 
 def test_a_detector_whose_bad_rows_score_below_its_fire_level_still_joins_the_score() -> None:

@@ -204,12 +204,12 @@ def neighbours(space: Space) -> tuple[Detection, Detection] | None:
         np.divide(dist[:, 0], dist[:, 1], out=ratio, where=dist[:, 1] > 0)
         return ratio
 
-    mem, mem_null, copies = exact_copy_tiers(space, copy_ratio(ds), copy_ratio(dr))
+    mem, mem_null, copies, repeats = exact_copy_tiers(space, copy_ratio(ds), copy_ratio(dr))
     extra = {"nearest": ids_s[:, 0], "distance": ds[:, 0], "neighbours": ids_s,
              "neighbour_distances": ds,
              "second": ds[:, 1] if k > 1 else ds[:, 0],
              "radius_k": radius_k[ids_s].mean(axis=1), "real_radius_k": radius_k,
-             "copies": copies}
+             "copies": copies, "repeats": repeats}
     # Distance alone dilutes one impossible value among many ordinary columns: the row is
     # also as far out of support as its worst column is beyond the real range.
     knn_syn, knn_real = local_ratio(ds, ids_s), local_ratio(dr, ids)
@@ -224,7 +224,7 @@ def neighbours(space: Space) -> tuple[Detection, Detection] | None:
 
 
 def exact_copy_tiers(space: Space, ratio_syn: np.ndarray, ratio_real: np.ndarray
-                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """The memorization statistic (lower is worse) with exact copies below every ratio.
 
     A row equal to ``c`` of the m reference rows scores ``-(1 + (c / m) / theta)``: the
@@ -254,7 +254,8 @@ def exact_copy_tiers(space: Space, ratio_syn: np.ndarray, ratio_real: np.ndarray
         theta = record_frequency(c + s, per_count, seen)
         return np.where(c > 0, -(1.0 + (c / m) / theta), ratio)
 
-    stat = tier(copies, _count_in(syn_hash, syn_hash) - 1, ratio_syn)
+    repeats = _count_in(syn_hash, syn_hash) - 1
+    stat = tier(copies, repeats, ratio_syn)
     null = tier(others, _count_in(real_hash, syn_hash), ratio_real)
     # Rows of one record are exchangeable between the tables, yet a synthetic row counts one
     # more reference row than a real row of its record does (itself): the ratio, rising with
@@ -267,19 +268,23 @@ def exact_copy_tiers(space: Space, ratio_syn: np.ndarray, ratio_real: np.ndarray
         at = np.clip(np.searchsorted(values, syn_hash), 0, len(values) - 1)
         twin = values[at] == syn_hash
         stat = np.where(twin, np.maximum(stat, null[repeated][first][at]), stat)
-    return stat, null, copies
+    return stat, null, copies, repeats
 
 
 def record_frequency(r: np.ndarray, per_count: np.ndarray, seen: int) -> np.ndarray:
-    """Good–Turing estimate of the frequency of a record seen ``r`` times among ``seen`` rows:
-    ``(r + 1) N_{r+1} / (seen N_r)`` for r below :data:`GOOD_TURING_BELOW`, ``r / seen``
-    above (Katz 1987), ``N_k`` the records seen k times (``per_count[k]``). Half a record is
-    added to ``N_{r+1}``: a table with no record seen twice still leaves a record seen once
-    a small chance to be drawn again."""
+    """Good–Turing estimate of the frequency of a record that the ``seen`` other rows hold
+    ``r`` times: ``(r + 1) N_{r+1} / (seen N_r)`` for r below :data:`GOOD_TURING_BELOW`,
+    ``r / seen`` above (Katz 1987). ``per_count[k]`` counts the records both tables hold k
+    times, the scored row among them; ``N_k`` counts them without it (its record, held
+    ``r + 1`` times with it, is held r times without), so a row does not vouch for its own
+    record. Half a record is added to ``N_{r+1}``: a table with no record seen twice still
+    leaves a record seen once a small chance to be drawn again."""
     r = np.asarray(r, dtype=np.int64)
     counts = np.r_[per_count, 0, 0].astype(float)
     at = np.minimum(r, len(counts) - 2)
-    good_turing = (r + 1) * (counts[at + 1] + 0.5) / (seen * np.maximum(counts[at], 1.0))
+    n_r = counts[at] + 1.0
+    n_next = np.maximum(counts[at + 1] - 1.0, 0.0)
+    good_turing = (r + 1) * (n_next + 0.5) / (seen * n_r)
     return np.where(r < GOOD_TURING_BELOW, good_turing, np.maximum(r, 1) / seen)
 
 

@@ -166,6 +166,10 @@ class Explainer:
             j = int(self.ref_hash_row.get(h, nearest))
             held = ("a record no other real row holds" if copies == 1
                     else f"a record {copies} real rows hold")
+            repeats = int(det.extra["repeats"][r])
+            if repeats > 0:
+                held += (f" and {repeats} other synthetic "
+                         f"{'rows hold' if repeats > 1 else 'row holds'}")
             return (f"identical to reference row {int(self.space.reference_positions[j])} on "
                     f"every compared column ({held})")
         return (f"a near copy of reference row {int(self.space.reference_positions[nearest])} "
