@@ -239,15 +239,19 @@ def _individual(parts: dict, detections: dict, raw: np.ndarray) -> np.ndarray:
 
 
 def _scores(d: det.Detection) -> tuple[np.ndarray, np.ndarray, int]:
-    """Conformal scores of the synthetic rows and of the real rows themselves, and how many
-    real rows the null holds."""
+    """Conformal scores of the synthetic rows (less the real rows the detector counts as tied
+    with a row: ``Detection.ties``) and of the real rows themselves, and how many real rows
+    the null holds."""
     valid = ~np.isnan(d.null)
     null = d.null[valid]
     if len(null) == 0:
         return np.zeros(len(d.stat)), np.zeros(len(d.null)), 0
     own = np.zeros(len(d.null))
     own[valid] = conformal_scores(null, null, d.higher_is_worse)
-    return conformal_scores(d.stat, null, d.higher_is_worse), own, len(null)
+    scores = conformal_scores(d.stat, null, d.higher_is_worse)
+    if d.ties is not None:
+        scores = np.maximum(scores - d.ties / len(null), 0.0)
+    return scores, own, len(null)
 
 
 def _combine(space, synthetic, reference, kinds, detections, explain_rows, fdr,
