@@ -258,7 +258,7 @@ def exact_copy_tiers(space: Space, ratio_syn: np.ndarray, ratio_real: np.ndarray
         theta = record_frequency(c + s, per_count, seen)
         return np.where(c > 0, -(1.0 + (c / m) / theta), ratio)
 
-    repeats = _count_in(syn_hash, syn_hash) - 1
+    repeats = _others(syn_hash)
     stat = tier(copies, repeats, ratio_syn)
     null = tier(others, _count_in(real_hash, syn_hash), ratio_real)
     return stat, null, copies, repeats
