@@ -114,7 +114,7 @@ DEFAULT_SEEDS: tuple[int, ...] = (0, 1)
 DEFAULT_MAX_ROWS: int | None = None
 DETECTORS: tuple[str, ...] = ("detectability", "out_of_support", "inconsistency", "memorization",
                               "duplicates", "label_issue")
-#: The detector column(s) meant to catch each kind; for mixed the better of the two is reported.
+#: The detector column(s) meant to catch each kind; for mixed the best on average is reported.
 KIND_DETECTORS: dict[str, tuple[str, ...]] = {
     "copies": ("memorization",),
     "out_of_support": ("out_of_support",),

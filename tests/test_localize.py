@@ -51,7 +51,7 @@ def _auroc(score: np.ndarray, positive: np.ndarray) -> float:
 def test_table_has_the_contract_columns(planted: dict) -> None:
     table = planted["result"].table
     assert list(table.columns[:5]) == ["row", "score", "confidence", "flagged", "fired"]
-    for name in ("detectability", "out_of_support", "memorization", "duplicates",
+    for name in ("detectability", "out_of_support", "inconsistency", "memorization", "duplicates",
                  "label_issue"):
         assert f"score_{name}" in table.columns
     assert "reasons" in table.columns and "nearest_reference_row" in table.columns
@@ -535,7 +535,7 @@ def test_rows_no_fold_model_saw_get_one_fold_models_probabilities() -> None:
     rest = rng.normal(size=(200, 3))
     _, (probs,) = det._out_of_fold(x, y, [(rest, np.arange(200))], 2, 0,
                                    np.random.default_rng(1))
-    models = [det._boosted(0).fit(x[train], y[train]) for train, _ in det._folds(y, 0)]
+    models = [det.boosted_trees(0).fit(x[train], y[train]) for train, _ in det._folds(y, 0)]
     each = np.stack([m.predict_proba(rest)[:, 1] for m in models])  # (folds, rows)
     which = np.abs(each - probs[:, 1]).argmin(axis=0)
     assert np.allclose(each[which, np.arange(200)], probs[:, 1])

@@ -10,6 +10,8 @@ same statistic for the real rows of the index (the null), which
   value lies beyond the real range of its column; real rows leave themselves out.
 - ``inconsistency`` (its own module, :mod:`synthos.localize.inconsistency`): values the row's
   other columns do not predict.
+- ``splice`` (its own module, :mod:`synthos.localize.splice`): the probability that the row was
+  assembled from pieces of two real rows, from a classifier trained on such splices.
 - ``memorization``: distance to the closest real record over the distance to the second
   closest (the nearest-neighbour distance ratio of privacy audits); below every ratio for an
   exact copy of a reference row, the lower the likelier a copy over a fresh draw of that
@@ -88,7 +90,8 @@ class Detection:
     ties: np.ndarray | None = None
 
 
-def _boosted(seed: int) -> HistGradientBoostingClassifier:
+def boosted_trees(seed: int) -> HistGradientBoostingClassifier:
+    """The detectors' classifier: 100 rounds of boosted trees, seeded."""
     return HistGradientBoostingClassifier(max_iter=100, learning_rate=0.1, random_state=seed)
 
 
@@ -103,7 +106,7 @@ def _label_model(seed: int) -> LogPoolClassifier:
     / 0.982 / 0.981, flag recall 12.5 / 23.1 / 45.6% where the trees' was 12.5 / 21.1 / 42.2%.
     """
     linear = make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000))
-    return LogPoolClassifier([("trees", _boosted(seed)), ("linear", linear)])
+    return LogPoolClassifier([("trees", boosted_trees(seed)), ("linear", linear)])
 
 
 def _folds(labels: np.ndarray, seed: int):
@@ -114,8 +117,8 @@ def _folds(labels: np.ndarray, seed: int):
     return KFold(n_splits=n, shuffle=True, random_state=seed).split(labels)
 
 
-def _proba(model, x: np.ndarray, classes: int) -> np.ndarray:
-    """Class probabilities over all ``classes`` (a fold may lack some)."""
+def class_proba(model, x: np.ndarray, classes: int) -> np.ndarray:
+    """Class probabilities over all ``classes`` (a fold may lack some), predicted in chunks."""
     out = np.zeros((len(x), classes))
     for start in range(0, len(x), _PREDICT_CHUNK):
         part = model.predict_proba(x[start:start + _PREDICT_CHUNK])
@@ -125,7 +128,7 @@ def _proba(model, x: np.ndarray, classes: int) -> np.ndarray:
 
 def _out_of_fold(x_train: np.ndarray, y_train: np.ndarray,
                  rest: list[tuple[np.ndarray, np.ndarray]], classes: int, seed: int,
-                 rng: np.random.Generator, make_model=_boosted
+                 rng: np.random.Generator, make_model=boosted_trees
                  ) -> tuple[np.ndarray, list[np.ndarray]]:
     """Out-of-fold probabilities of the training rows, and for each ``(points, rows)`` of
     ``rest`` (``rows`` of ``points`` that none of the models saw) those of one fold model
@@ -141,10 +144,10 @@ def _out_of_fold(x_train: np.ndarray, y_train: np.ndarray,
     picks = [rng.permutation(len(rows)) % len(folds) for _, rows in rest]
     for f, (train, test) in enumerate(folds):
         model = make_model(seed).fit(x_train[train], y_train[train])
-        oof[test] = _proba(model, x_train[test], classes)
+        oof[test] = class_proba(model, x_train[test], classes)
         for o, (points, rows), pick in zip(out, rest, picks, strict=True):
             mine = np.flatnonzero(pick == f)
-            o[mine] = _proba(model, points[rows[mine]], classes)
+            o[mine] = class_proba(model, points[rows[mine]], classes)
     return oof, out
 
 
@@ -497,15 +500,19 @@ def target_labels(space: Space
     return as_class(syn_values), as_class(ref_values), values
 
 
-def feature_mask(space: Space, column: str) -> np.ndarray:
-    """Embedding dimensions that do not encode ``column``."""
+def column_owners(space: Space) -> list[str]:
+    """The column each embedding dimension encodes, in the embedding's order."""
     emb, prep = space.embedding, space.prep
     owner = list(prep.numeric_names)
     owner += [n for n, f in zip(prep.numeric_names, emb.flags, strict=True) if f]
     for j in emb.cats:
         owner += [prep.categorical_names[j]] * (emb.levels[j] + 1)
-    owner = owner or ["_"]  # an embedding of nothing is one zero column
-    return np.array([o != column for o in owner], dtype=bool)
+    return owner or ["_"]  # an embedding of nothing is one zero column
+
+
+def feature_mask(space: Space, column: str) -> np.ndarray:
+    """Embedding dimensions that do not encode ``column``."""
+    return np.array([o != column for o in column_owners(space)], dtype=bool)
 
 
 def label_issue(space: Space, rng: np.random.Generator, seed: int, max_train_rows: int

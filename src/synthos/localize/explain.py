@@ -209,9 +209,20 @@ class Explainer:
 
     def inconsistency(self, r: int) -> str:
         ex = self.det["inconsistency"].extra
+        column = self._column_reason(r)
+        if not ex["spliced"][r]:
+            return column or "its columns go together less well than in real rows"
+        spliced = (f"its columns go together as in rows spliced from two real rows (p(spliced) "
+                   f"{ex['splice'][r]:.2f} from a classifier trained on such splices against "
+                   f"real rows)")
+        return f"{spliced}; {column}" if column else spliced
+
+    def _column_reason(self, r: int) -> str:
+        """The row's worst column against what its other values predict ("" for none)."""
+        ex = self.det["inconsistency"].extra
         c = int(ex["column"][r])
         if c < 0:
-            return "its columns go together less well than in real rows"
+            return ""
         col = ex["columns"][c]
         name, expected = col["name"], ex["expected"][r]
         if col["numeric"]:

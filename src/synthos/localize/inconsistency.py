@@ -1,20 +1,30 @@
-"""The ``inconsistency`` detector: values the row's other columns do not predict.
+"""The ``inconsistency`` detector: rows whose columns do not go together as in real rows.
 
 A row can hold only real-looking values and still be unlike every real row, when its columns
 do not go together (a generator stitching the features of two records, a broken correlation).
-After ALSO (attribute-wise learning for scoring outliers; Paulheim and Meusel 2015): one model
-per column predicts that column from the others, fitted on real rows (ridge regression and
-boosted trees on its residuals for a numeric column, boosted trees for a categorical one); a
-row's error in each column is ranked against the errors of real rows the model did not see (a
-conformal score per column), and the row's statistic adds those up, each column weighted by
-how well the other columns predict it (an unpredictable column says nothing about
-consistency).
+Two statistics ask it, and the row's is the worse of the two as conformal scores (each against
+its own real rows, as ``out_of_support`` takes the worse of its two):
 
-    T(x) = sum_j q_j * -log(1 - u_j(x) + 1 / (m_j + 1))
+- one column at a time, after ALSO (attribute-wise learning for scoring outliers; Paulheim and
+  Meusel 2015): one model per column predicts that column from the others, fitted on real rows
+  (ridge regression and boosted trees on its residuals for a numeric column, boosted trees for
+  a categorical one); a row's error in each column is ranked against the errors of real rows
+  the model did not see (a conformal score per column), and the row's statistic adds those
+  up, each column weighted by how well the other columns predict it (an unpredictable column
+  says nothing about consistency):
 
-where u_j is the share of the m_j held-out real rows with a smaller error in column j and q_j
-= max(0, 1 - RMSE_j / sd_j) for a numeric column (1 - mean log loss over the entropy of the
-column's classes for a categorical one), measured on those held-out rows.
+      T(x) = sum_j q_j * -log(1 - u_j(x) + 1 / (m_j + 1))
+
+  where u_j is the share of the m_j held-out real rows with a smaller error in column j and
+  q_j = max(0, 1 - RMSE_j / sd_j) for a numeric column (1 - mean log loss over the entropy of
+  the column's classes for a categorical one), measured on those held-out rows;
+- all columns at once: the probability that the row was spliced from two real rows
+  (:mod:`synthos.localize.splice`).
+
+The column models see a value the others do not explain; the splice classifier sees pieces
+that do not go together even where each column alone is explained by some of the others (on
+tables of weakly related columns, plan terms against each other). ``benchmarks/localize.py
+--kinds mixed`` measures both and the worse of the two.
 """
 
 from __future__ import annotations
@@ -29,6 +39,7 @@ from synthos.collapse.prepare import Encoded
 from synthos.localize.conformal import conformal_scores
 from synthos.localize.detectors import Detection, feature_mask
 from synthos.localize.space import Space
+from synthos.localize.splice import splice
 
 #: Boosting rounds per column model: the columns' dependence, not a fine fit, is the point,
 #: and a wide table fits two models per column.
@@ -169,6 +180,34 @@ def _column_errors(space: Space, real: Encoded, col: _Column, folds: np.ndarray,
 
 def inconsistency(space: Space, rng: np.random.Generator, seed: int, max_train_rows: int
                   ) -> Detection | None:
+    """Rows whose columns do not go together as in real rows: the worse, as conformal scores,
+    of :func:`column_inconsistency` and :func:`~synthos.localize.splice.splice`.
+
+    Parameters are those of :func:`column_inconsistency`. Returns None when neither can
+    score; ``extra`` holds :func:`column_inconsistency`'s (``column`` -1 for every row when it
+    could not score) and, per synthetic row, ``splice`` (the probability that it was spliced,
+    NaN when that statistic could not score) and ``spliced`` (whether the splice statistic
+    is the worse of the two).
+    """
+    columns = column_inconsistency(space, rng, seed, max_train_rows)
+    spliced = splice(space, rng, seed, max_train_rows)
+    found = [d for d in (columns, spliced) if d is not None]
+    if not found:
+        return None
+    score = [conformal_scores(d.stat, d.null) for d in found]
+    own = [conformal_scores(d.null, d.null) for d in found]
+    worse = np.argmax(score, axis=0)
+    n = len(space.points)
+    extra = dict(columns.extra) if columns is not None else {
+        "column": np.full(n, -1, dtype=np.int64), "expected": np.full(n, np.nan),
+        "columns": []}
+    extra["splice"] = spliced.stat if spliced is not None else np.full(n, np.nan)
+    extra["spliced"] = (worse == len(found) - 1) if spliced is not None else np.zeros(n, bool)
+    return Detection("inconsistency", np.max(score, axis=0), np.max(own, axis=0), extra=extra)
+
+
+def column_inconsistency(space: Space, rng: np.random.Generator, seed: int,
+                         max_train_rows: int) -> Detection | None:
     """Rows whose columns the other columns do not predict, against held-out real rows.
 
     Parameters

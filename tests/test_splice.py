@@ -1,0 +1,70 @@
+"""The splice statistic of the inconsistency detector: rows assembled from pieces of two real
+rows are found; real-like rows score like real rows."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from sklearn.metrics import roc_auc_score
+
+from synthos.localize import localize
+from synthos.localize.splice import splices
+
+KINDS = {"plan": "categorical", "coinsurance": "integer", "deductible": "numeric",
+         "age": "numeric", "visits": "integer"}
+
+
+def _insurance(rows: int, seed: int) -> pd.DataFrame:
+    """An experiment's plans fix the coinsurance and, with income, the deductible; visits
+    fall with the share a patient pays and rise with age."""
+    rng = np.random.default_rng(seed)
+    plan = rng.integers(0, 4, rows)
+    coinsurance = np.array([0, 25, 50, 95])[plan]
+    income = rng.lognormal(10.0, 0.4, rows)
+    deductible = np.round(np.array([0.0, 0.05, 0.10, 0.15])[plan] * income / 10) * 10
+    age = rng.uniform(18, 64, rows)
+    visits = rng.poisson(np.exp(1.6 - coinsurance / 60 + age / 80))
+    return pd.DataFrame({"plan": np.array(["free", "p25", "p50", "p95"])[plan],
+                         "coinsurance": coinsurance, "deductible": deductible, "age": age,
+                         "visits": visits})
+
+
+def test_splices_take_whole_columns_from_two_distinct_rows() -> None:
+    rows, owners = 50, np.array([0, 0, 1, 2, 2, 2])
+    # Every value names its row: row r holds r in each of its dimensions.
+    points = np.repeat(np.arange(rows, dtype=float)[:, None], len(owners), axis=1)
+    out = splices(points, owners, 4000, np.random.default_rng(0))
+    taken = []
+    for row in out:
+        per_column = [np.unique(row[owners == c]) for c in range(3)]
+        assert all(len(v) == 1 for v in per_column)  # a column's dimensions move together
+        sources = np.unique(np.concatenate(per_column))
+        assert len(sources) == 2  # two distinct rows, each giving at least one column
+        taken.append(sum(v[0] == sources[0] for v in per_column))
+    # Both splits of three columns (1 + 2 and 2 + 1) are drawn, about equally.
+    assert set(taken) == {1, 2}
+    assert 0.45 < np.mean(np.array(taken) == 1) < 0.55
+
+
+def test_rows_stitched_from_two_real_rows_score_high_and_real_like_rows_do_not() -> None:
+    reference, synthetic = _insurance(1500, 1), _insurance(1500, 2)
+    rng = np.random.default_rng(3)
+    rows = rng.choice(len(synthetic), 40, replace=False)
+    plans = synthetic["plan"].to_numpy()
+    for r in rows:  # the plan and its coinsurance from a row of another plan, the rest kept
+        donor = int(rng.choice(np.flatnonzero(plans != plans[r])))
+        synthetic.loc[r, ["plan", "coinsurance"]] = \
+            synthetic.loc[donor, ["plan", "coinsurance"]].to_numpy()
+    table = localize(synthetic, reference, KINDS, seed=0).table
+    positive = np.zeros(len(table), dtype=bool)
+    positive[rows] = True
+    spliced = table["score_inconsistency"].to_numpy()
+    # A deductible can suit the new plan at another income, so some stitched rows are
+    # real-like.
+    assert roc_auc_score(positive, spliced) > 0.85
+    # Drawn like the real rows, the healthy rows' scores are about uniform: near 5% at 0.95
+    # or more (3.4% here).
+    assert 0.01 < np.mean(spliced[~positive] >= 0.95) < 0.09
+    worst = table.iloc[rows].sort_values("score_inconsistency").iloc[-1]
+    assert worst["score_inconsistency"] >= 0.99
+    assert "spliced from two real rows" in worst["reasons"]
