@@ -8,7 +8,9 @@ import pandas as pd
 from sklearn.metrics import roc_auc_score
 
 from synthos.localize import localize
-from synthos.localize.splice import splices
+from synthos.localize.conformal import conformal_scores
+from synthos.localize.space import build_space
+from synthos.localize.splice import splice, splices
 
 KINDS = {"plan": "categorical", "coinsurance": "integer", "deductible": "numeric",
          "age": "numeric", "visits": "integer"}
@@ -46,25 +48,44 @@ def test_splices_take_whole_columns_from_two_distinct_rows() -> None:
     assert 0.45 < np.mean(np.array(taken) == 1) < 0.55
 
 
-def test_rows_stitched_from_two_real_rows_score_high_and_real_like_rows_do_not() -> None:
+def _stitched(seed: int) -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray]:
+    """Reference, synthetic and its planted rows: each takes the plan and its coinsurance from
+    a row of another plan and keeps the rest."""
     reference, synthetic = _insurance(1500, 1), _insurance(1500, 2)
-    rng = np.random.default_rng(3)
+    rng = np.random.default_rng(seed)
     rows = rng.choice(len(synthetic), 40, replace=False)
     plans = synthetic["plan"].to_numpy()
-    for r in rows:  # the plan and its coinsurance from a row of another plan, the rest kept
+    for r in rows:
         donor = int(rng.choice(np.flatnonzero(plans != plans[r])))
         synthetic.loc[r, ["plan", "coinsurance"]] = \
             synthetic.loc[donor, ["plan", "coinsurance"]].to_numpy()
-    table = localize(synthetic, reference, KINDS, seed=0).table
-    positive = np.zeros(len(table), dtype=bool)
+    positive = np.zeros(len(synthetic), dtype=bool)
     positive[rows] = True
-    spliced = table["score_inconsistency"].to_numpy()
-    # A deductible can suit the new plan at another income, so some stitched rows are
-    # real-like.
-    assert roc_auc_score(positive, spliced) > 0.85
-    # Drawn like the real rows, the healthy rows' scores are about uniform: near 5% at 0.95
-    # or more (3.4% here).
-    assert 0.01 < np.mean(spliced[~positive] >= 0.95) < 0.09
-    worst = table.iloc[rows].sort_values("score_inconsistency").iloc[-1]
-    assert worst["score_inconsistency"] >= 0.99
-    assert "spliced from two real rows" in worst["reasons"]
+    return reference, synthetic, positive
+
+
+def test_the_splice_probability_finds_stitched_rows_and_knows_how_well() -> None:
+    reference, synthetic, positive = _stitched(3)
+    space = build_space(synthetic, reference, KINDS, None, 20_000, np.random.default_rng(0))
+    found = splice(space, np.random.default_rng(0), 0, 20_000)
+    scores = conformal_scores(found.stat, found.null)
+    # A deductible can suit the new plan at another income: some stitched rows are real-like.
+    assert roc_auc_score(positive, scores) > 0.85
+    # Drawn like the real rows, the healthy rows' scores are about uniform.
+    assert 0.01 < np.mean(scores[~positive] >= 0.95) < 0.09
+    # Splices of unseen rows are told from unseen real rows, so the term carries weight;
+    # on columns drawn independently there is nothing to tell, and it carries none.
+    assert found.extra["quality"] > 0.3
+    rng = np.random.default_rng(1)
+    independent = pd.DataFrame({c: rng.permutation(reference[c].to_numpy()) for c in KINDS})
+    space = build_space(independent.iloc[:700], independent.iloc[700:], KINDS, None, 20_000,
+                        np.random.default_rng(0))
+    assert splice(space, np.random.default_rng(0), 0, 20_000).extra["quality"] < 0.1
+
+
+def test_rows_stitched_from_two_real_rows_score_high_on_inconsistency() -> None:
+    reference, synthetic, positive = _stitched(3)
+    table = localize(synthetic, reference, KINDS, seed=0).table
+    scores = table["score_inconsistency"].to_numpy()
+    assert roc_auc_score(positive, scores) > 0.85
+    assert 0.01 < np.mean(scores[~positive] >= 0.95) < 0.09

@@ -2,29 +2,27 @@
 
 A row can hold only real-looking values and still be unlike every real row, when its columns
 do not go together (a generator stitching the features of two records, a broken correlation).
-Two statistics ask it, and the row's is the worse of the two as conformal scores (each against
-its own real rows, as ``out_of_support`` takes the worse of its two):
+After ALSO (attribute-wise learning for scoring outliers; Paulheim and Meusel 2015): one
+model per column predicts that column from the others, fitted on real rows (ridge regression
+and boosted trees on its residuals for a numeric column, boosted trees for a categorical one);
+a row's error in each column is ranked against the errors of real rows the model did not see
+(a conformal score per column), and the row's statistic adds those up, each column weighted by
+how well the other columns predict it (an unpredictable column says nothing about
+consistency). One more term asks of all columns at once whether the row was spliced from two
+real rows (:mod:`synthos.localize.splice`), weighted by how well that classifier tells splices
+it never saw from real rows it never saw:
 
-- one column at a time, after ALSO (attribute-wise learning for scoring outliers; Paulheim and
-  Meusel 2015): one model per column predicts that column from the others, fitted on real rows
-  (ridge regression and boosted trees on its residuals for a numeric column, boosted trees for
-  a categorical one); a row's error in each column is ranked against the errors of real rows
-  the model did not see (a conformal score per column), and the row's statistic adds those
-  up, each column weighted by how well the other columns predict it (an unpredictable column
-  says nothing about consistency):
+    T(x) = sum_j q_j * -log(1 - u_j(x) + 1 / (m_j + 1)) + q_s * -log(1 - u_s(x) + 1 / (m + 1))
 
-      T(x) = sum_j q_j * -log(1 - u_j(x) + 1 / (m_j + 1))
-
-  where u_j is the share of the m_j held-out real rows with a smaller error in column j and
-  q_j = max(0, 1 - RMSE_j / sd_j) for a numeric column (1 - mean log loss over the entropy of
-  the column's classes for a categorical one), measured on those held-out rows;
-- all columns at once: the probability that the row was spliced from two real rows
-  (:mod:`synthos.localize.splice`).
+where u_j is the share of the m_j held-out real rows with a smaller error in column j and q_j
+= max(0, 1 - RMSE_j / sd_j) for a numeric column (1 - mean log loss over the entropy of the
+column's classes for a categorical one), measured on those held-out rows; u_s is the share of
+the m real rows with a smaller probability of being spliced and q_s = max(0, 2 AUROC - 1) of
+that probability on unseen splices against unseen real rows.
 
 The column models see a value the others do not explain; the splice classifier sees pieces
-that do not go together even where each column alone is explained by some of the others (on
-tables of weakly related columns, plan terms against each other). ``benchmarks/localize.py
---kinds mixed`` measures both and the worse of the two.
+that do not go together where each column alone is explained well enough by some of the
+others (randhie's plan terms). ``benchmarks/localize.py --kinds mixed`` measures it.
 """
 
 from __future__ import annotations
@@ -180,30 +178,36 @@ def _column_errors(space: Space, real: Encoded, col: _Column, folds: np.ndarray,
 
 def inconsistency(space: Space, rng: np.random.Generator, seed: int, max_train_rows: int
                   ) -> Detection | None:
-    """Rows whose columns do not go together as in real rows: the worse, as conformal scores,
-    of :func:`column_inconsistency` and :func:`~synthos.localize.splice.splice`.
+    """Rows whose columns do not go together as in real rows: :func:`column_inconsistency`'s
+    statistic plus the splice term ``q_s * -log(1 - u_s(x) + 1 / (m + 1))``, u_s the share of
+    real rows with a smaller probability of being spliced (:func:`~synthos.localize.splice.
+    splice`), q_s how well that probability tells unseen splices from unseen real rows.
 
-    Parameters are those of :func:`column_inconsistency`. Returns None when neither can
+    Parameters are those of :func:`column_inconsistency`. Returns None when neither part can
     score; ``extra`` holds :func:`column_inconsistency`'s (``column`` -1 for every row when it
     could not score) and, per synthetic row, ``splice`` (the probability that it was spliced,
-    NaN when that statistic could not score) and ``spliced`` (whether the splice statistic
-    is the worse of the two).
+    NaN when that part could not score) and ``spliced`` (whether the splice term is the row's
+    largest).
     """
     columns = column_inconsistency(space, rng, seed, max_train_rows)
     spliced = splice(space, rng, seed, max_train_rows)
-    found = [d for d in (columns, spliced) if d is not None]
-    if not found:
+    if columns is None and spliced is None:
         return None
-    score = [conformal_scores(d.stat, d.null) for d in found]
-    own = [conformal_scores(d.null, d.null) for d in found]
-    worse = np.argmax(score, axis=0)
-    n = len(space.points)
+    n, n_real = len(space.points), len(space.real_rows)
+    stat, null = (columns.stat, columns.null) if columns is not None else \
+        (np.zeros(n), np.zeros(n_real))
     extra = dict(columns.extra) if columns is not None else {
         "column": np.full(n, -1, dtype=np.int64), "expected": np.full(n, np.nan),
-        "columns": []}
-    extra["splice"] = spliced.stat if spliced is not None else np.full(n, np.nan)
-    extra["spliced"] = (worse == len(found) - 1) if spliced is not None else np.zeros(n, bool)
-    return Detection("inconsistency", np.max(score, axis=0), np.max(own, axis=0), extra=extra)
+        "worst_term": np.zeros(n), "columns": []}
+    extra["splice"], extra["spliced"] = np.full(n, np.nan), np.zeros(n, dtype=bool)
+    if spliced is not None:
+        quality = spliced.extra["quality"]
+        term = quality * _surprise(conformal_scores(spliced.stat, spliced.null), n_real)
+        stat = stat + term
+        null = null + quality * _surprise(conformal_scores(spliced.null, spliced.null), n_real)
+        extra["splice"], extra["spliced"] = spliced.stat, term > extra["worst_term"]
+        extra["splice_quality"] = round(quality, 4)
+    return Detection("inconsistency", stat, null, extra=extra)
 
 
 def column_inconsistency(space: Space, rng: np.random.Generator, seed: int,
@@ -229,7 +233,8 @@ def column_inconsistency(space: Space, rng: np.random.Generator, seed: int,
         :data:`MIN_REAL_ROWS`, or no column is predictable from the others. ``extra`` holds,
         per synthetic row, the worst column (``column``, -1 when none) and what the model gave
         there (``expected``: the predicted value of a numeric column, the most likely class
-        code of a categorical one), and per column its name, kind and ``quality``.
+        code of a categorical one) and that column's term (``worst_term``), and per column its
+        name, kind and ``quality``.
     """
     real = space.real  # a copy of the index rows: taken once, not per column
     columns = _columns(space, real)
@@ -270,4 +275,5 @@ def column_inconsistency(space: Space, rng: np.random.Generator, seed: int,
     if not kept:
         return None
     return Detection("inconsistency", stat, null,
-                     extra={"column": worst_col, "expected": expected, "columns": kept})
+                     extra={"column": worst_col, "expected": expected, "worst_term": worst,
+                            "columns": kept})

@@ -12,8 +12,8 @@ row breaks). The statistic is its probability that a row is spliced; the null is
 probability of real rows the fold's model never saw, and whose pieces none of its splices
 holds.
 
-It is one of the two statistics of the ``inconsistency`` detector
-(:mod:`synthos.localize.inconsistency`), whose other one asks the same of one column at a time.
+It is one term of the ``inconsistency`` detector (:mod:`synthos.localize.inconsistency`),
+whose other terms ask the same of one column at a time.
 """
 
 from __future__ import annotations
@@ -83,7 +83,8 @@ def splice(space: Space, rng: np.random.Generator, seed: int, max_train_rows: in
     Detection or None
         None with fewer than two columns or :data:`MIN_REAL_ROWS` real rows. Each synthetic
         row is scored by one fold's model, drawn at random, as each real row is by the model
-        that did not see it.
+        that did not see it. ``extra["quality"]``: max(0, 2 AUROC - 1) of the models'
+        probabilities on splices of the rows each never saw against those rows.
     """
     names = column_owners(space)
     owners = np.unique(names, return_inverse=True)[1]
@@ -93,6 +94,7 @@ def splice(space: Space, rng: np.random.Generator, seed: int, max_train_rows: in
     folds = rng.permutation(len(real)) % FOLDS
     syn_folds = rng.permutation(len(synthetic)) % FOLDS
     stat, null = np.zeros(len(synthetic)), np.zeros(len(real))
+    unseen = []  # each fold's model on splices of the real rows it never saw
     for f in range(FOLDS):
         train = np.flatnonzero(folds != f)
         if len(train) > max_train_rows:
@@ -105,4 +107,17 @@ def splice(space: Space, rng: np.random.Generator, seed: int, max_train_rows: in
         held, mine = np.flatnonzero(folds == f), np.flatnonzero(syn_folds == f)
         null[held] = class_proba(model, real[held], 2)[:, 1]
         stat[mine] = class_proba(model, synthetic[mine], 2)[:, 1]
-    return Detection("splice", stat, null)
+        if len(held) >= 2:
+            fresh = splices(real[held], owners, len(held), rng)
+            unseen.append(class_proba(model, fresh, 2)[:, 1])
+    quality = _quality(null, np.concatenate(unseen)) if unseen else 0.0
+    return Detection("splice", stat, null, extra={"quality": quality})
+
+
+def _quality(real: np.ndarray, spliced: np.ndarray) -> float:
+    """How well the models tell splices they never saw from real rows they never saw:
+    max(0, 2 AUROC - 1), 0 for a coin toss, 1 for a perfect split."""
+    from sklearn.metrics import roc_auc_score
+
+    labels = np.r_[np.zeros(len(real)), np.ones(len(spliced))]
+    return max(0.0, 2.0 * float(roc_auc_score(labels, np.r_[real, spliced])) - 1.0)
