@@ -9,6 +9,8 @@ from sklearn.metrics import roc_auc_score
 
 from synthos.localize import localize
 from synthos.localize.conformal import conformal_scores
+from synthos.localize.explain import Explainer
+from synthos.localize.inconsistency import inconsistency
 from synthos.localize.space import build_space
 from synthos.localize.splice import splice, splices
 
@@ -89,3 +91,19 @@ def test_rows_stitched_from_two_real_rows_score_high_on_inconsistency() -> None:
     scores = table["score_inconsistency"].to_numpy()
     assert roc_auc_score(positive, scores) > 0.85
     assert 0.01 < np.mean(scores[~positive] >= 0.95) < 0.09
+
+
+def test_a_row_whose_splice_term_is_largest_is_explained_by_it() -> None:
+    reference, synthetic, _ = _stitched(3)
+    space = build_space(synthetic, reference, KINDS, None, 20_000, np.random.default_rng(0))
+    found = inconsistency(space, np.random.default_rng(0), 0, 20_000)
+    explain = Explainer(space, synthetic, reference, KINDS, {"inconsistency": found})
+    spliced = np.flatnonzero(found.extra["spliced"])  # 238 of the 1,500 rows here
+    assert len(spliced) > 0
+    row = int(spliced[np.argmax(found.extra["splice"][spliced])])
+    text = explain.reasons(row, ["inconsistency"])
+    assert text.startswith("its columns go together as in rows spliced from two real rows "
+                           f"(p(spliced) {found.extra['splice'][row]:.2f} from a classifier")
+    # A row the column terms explain better keeps the column's reason.
+    plain = int(np.flatnonzero(~found.extra["spliced"] & (found.extra["column"] >= 0))[0])
+    assert "spliced" not in explain.reasons(plain, ["inconsistency"])
