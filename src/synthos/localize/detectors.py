@@ -9,9 +9,8 @@ same statistic for the real rows of the index (the null), which
   al. 2000; k-NN support after Kuan and Mueller 2022), and how far the row's most extreme
   value lies beyond the real range of its column; real rows leave themselves out.
 - ``inconsistency`` (its own module, :mod:`synthos.localize.inconsistency`): values the row's
-  other columns do not predict.
-- ``splice`` (its own module, :mod:`synthos.localize.splice`): the probability that the row was
-  assembled from pieces of two real rows, from a classifier trained on such splices.
+  other columns do not predict, and the probability that the row was spliced from two real
+  rows (:mod:`synthos.localize.splice`).
 - ``memorization``: distance to the closest real record over the distance to the second
   closest (the nearest-neighbour distance ratio of privacy audits); below every ratio for an
   exact copy of a reference row, the lower the likelier a copy over a fresh draw of that
@@ -250,8 +249,9 @@ def exact_copy_tiers(space: Space, ratio_syn: np.ndarray, ratio_real: np.ndarray
     ref_hash = space.prep.reference.row_hash
     syn_hash = space.prep.synthetic.row_hash
     real_hash = ref_hash[space.real_rows]
-    copies = _count_in(syn_hash, ref_hash)
-    others = _count_in(real_hash, ref_hash) - 1
+    # One count of both sides' rows against the reference, whose unique records are sorted once.
+    held = _count_in(np.r_[syn_hash, real_hash], ref_hash)
+    copies, others = held[:len(syn_hash)], held[len(syn_hash):] - 1
     records = np.unique(np.r_[ref_hash, syn_hash], return_counts=True)[1]
     per_count = np.bincount(records)
     seen = len(ref_hash) + len(syn_hash) - 1  # the rows of both tables but the one scored

@@ -206,7 +206,6 @@ def inconsistency(space: Space, rng: np.random.Generator, seed: int, max_train_r
         stat = stat + term
         null = null + quality * _surprise(conformal_scores(spliced.null, spliced.null), n_real)
         extra["splice"], extra["spliced"] = spliced.stat, term > extra["worst_term"]
-        extra["splice_quality"] = round(quality, 4)
     return Detection("inconsistency", stat, null, extra=extra)
 
 

@@ -1,4 +1,4 @@
-"""The ``splice`` detector: rows that look assembled from pieces of different real rows.
+"""The splice statistic: rows that look assembled from pieces of different real rows.
 
 A generator that keeps each column's values real but loses how they go together (one that
 samples blocks of columns apart, or stitches two records) writes rows a per-column check passes
@@ -19,6 +19,7 @@ whose other terms ask the same of one column at a time.
 from __future__ import annotations
 
 import numpy as np
+from sklearn.metrics import roc_auc_score
 
 from synthos.localize.detectors import Detection, boosted_trees, class_proba, column_owners
 from synthos.localize.space import Space
@@ -107,17 +108,15 @@ def splice(space: Space, rng: np.random.Generator, seed: int, max_train_rows: in
         held, mine = np.flatnonzero(folds == f), np.flatnonzero(syn_folds == f)
         null[held] = class_proba(model, real[held], 2)[:, 1]
         stat[mine] = class_proba(model, synthetic[mine], 2)[:, 1]
-        if len(held) >= 2:
-            fresh = splices(real[held], owners, len(held), rng)
-            unseen.append(class_proba(model, fresh, 2)[:, 1])
-    quality = _quality(null, np.concatenate(unseen)) if unseen else 0.0
+        # A fold holds at least MIN_REAL_ROWS // FOLDS >= 2 rows, as a splice needs.
+        fresh = splices(real[held], owners, len(held), rng)
+        unseen.append(class_proba(model, fresh, 2)[:, 1])
+    quality = _quality(null, np.concatenate(unseen))
     return Detection("splice", stat, null, extra={"quality": quality})
 
 
 def _quality(real: np.ndarray, spliced: np.ndarray) -> float:
     """How well the models tell splices they never saw from real rows they never saw:
     max(0, 2 AUROC - 1), 0 for a coin toss, 1 for a perfect split."""
-    from sklearn.metrics import roc_auc_score
-
     labels = np.r_[np.zeros(len(real)), np.ones(len(spliced))]
     return max(0.0, 2.0 * float(roc_auc_score(labels, np.r_[real, spliced])) - 1.0)
