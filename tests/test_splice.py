@@ -107,3 +107,39 @@ def test_a_row_whose_splice_term_is_largest_is_explained_by_it() -> None:
     # A row the column terms explain better keeps the column's reason.
     plain = int(np.flatnonzero(~found.extra["spliced"] & (found.extra["column"] >= 0))[0])
     assert "spliced" not in explain.reasons(plain, ["inconsistency"])
+
+
+
+def _bands(rows: int, seed: int) -> pd.DataFrame:
+    """A band that the reading fixes, beside a column of noise."""
+    rng = np.random.default_rng(seed)
+    reading = rng.uniform(0, 9, rows)
+    band = np.array(["low", "mid", "high"])[(reading // 3).astype(int)]
+    return pd.DataFrame({"reading": reading, "band": band, "noise": rng.normal(0, 1, rows)})
+
+
+def test_a_categorical_reason_names_how_unlikely_the_rows_class_is() -> None:
+    kinds = {"reading": "numeric", "band": "categorical", "noise": "numeric"}
+    reference, synthetic = _bands(800, 1), _bands(800, 2)
+    wrong = np.flatnonzero(synthetic["band"].eq("low").to_numpy())[:20]
+    synthetic.loc[wrong, "band"] = "high"  # readings below 3 filed as high
+    space = build_space(synthetic, reference, kinds, None, 20_000, np.random.default_rng(0))
+    found = inconsistency(space, np.random.default_rng(0), 0, 20_000)
+    explain = Explainer(space, synthetic, reference, kinds, {"inconsistency": found})
+    ex = found.extra
+    names = [c["name"] for c in ex["columns"]]
+    on_band = [r for r in wrong if ex["column"][r] >= 0 and names[ex["column"][r]] == "band"
+               and not ex["spliced"][r]]
+    assert len(on_band) >= 10
+    for r in on_band:
+        assert ex["given"][r] < 0.05  # no real row of such a reading is filed as high
+        assert explain.inconsistency(r) == (
+            f"band=high (probability {ex['given'][r]:.2g}) where real rows with its other "
+            "values hold low")
+    # When the row's own class is the likeliest, the reason says how likely, not that real
+    # rows hold the class the row holds.
+    r = on_band[0]
+    ex["expected"][r] = space.prep.synthetic.codes[r, ex["columns"][names.index("band")]["index"]]
+    ex["given"][r] = 0.41
+    assert explain.inconsistency(r) == ("band=high, which real rows with its other values "
+                                        "hold with probability 0.41")

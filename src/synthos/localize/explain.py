@@ -232,8 +232,17 @@ class Explainer:
                     f"{fmt(expected, kind)} (typically within {col['typical_error']:.3g})")
         code = int(self.space.prep.synthetic.codes[r, col["index"]])
         labels = self.labels[col["index"]]
-        return (f"{name}={labels.get(code, 'missing')} where real rows with its other values "
-                f"hold {labels.get(int(expected), '?')}")
+        top = labels.get(int(expected), "?")
+        if code < 0:
+            return f"{name} missing where real rows with its other values hold {top}"
+        own = labels.get(code, "?")
+        if code == int(expected):
+            # The row's class is the likeliest and still unlikely: naming it as what real
+            # rows hold would read as no reason at all.
+            return (f"{name}={own}, which real rows with its other values hold with "
+                    f"probability {ex['given'][r]:.2g}")
+        return (f"{name}={own} (probability {ex['given'][r]:.2g}) where real rows with its "
+                f"other values hold {top}")
 
     def detectability(self, r: int) -> str:
         det = self.det["detectability"]

@@ -198,7 +198,7 @@ def inconsistency(space: Space, rng: np.random.Generator, seed: int, max_train_r
         (np.zeros(n), np.zeros(n_real))
     extra = dict(columns.extra) if columns is not None else {
         "column": np.full(n, -1, dtype=np.int64), "expected": np.full(n, np.nan),
-        "worst_term": np.zeros(n), "columns": []}
+        "given": np.full(n, np.nan), "worst_term": np.zeros(n), "columns": []}
     extra["splice"], extra["spliced"] = np.full(n, np.nan), np.zeros(n, dtype=bool)
     if spliced is not None:
         quality = spliced.extra["quality"]
@@ -232,7 +232,8 @@ def column_inconsistency(space: Space, rng: np.random.Generator, seed: int,
         :data:`MIN_REAL_ROWS`, or no column is predictable from the others. ``extra`` holds,
         per synthetic row, the worst column (``column``, -1 when none) and what the model gave
         there (``expected``: the predicted value of a numeric column, the most likely class
-        code of a categorical one) and that column's term (``worst_term``), and per column its
+        code of a categorical one; ``given``: the probability of the row's own class there,
+        NaN for a numeric column) and that column's term (``worst_term``), and per column its
         name, kind and ``quality``.
     """
     real = space.real  # a copy of the index rows: taken once, not per column
@@ -247,6 +248,7 @@ def column_inconsistency(space: Space, rng: np.random.Generator, seed: int,
     worst = np.zeros(len(space.points))
     worst_col = np.full(len(space.points), -1, dtype=np.int64)
     expected = np.full(len(space.points), np.nan)
+    given = np.full(len(space.points), np.nan)
     kept: list[dict] = []
     for col in columns:
         found = _column_errors(space, real, col, folds, syn_folds, seed, max_train_rows, rng)
@@ -268,11 +270,13 @@ def column_inconsistency(space: Space, rng: np.random.Generator, seed: int,
         worst = np.where(better, term_syn, worst)
         worst_col = np.where(better, len(kept), worst_col)
         expected = np.where(better, predicted, expected)
+        given = np.where(better, np.nan if col.numeric else np.exp(-err_syn), given)
         kept.append({"name": col.name, "numeric": col.numeric, "index": col.index,
                      "quality": round(quality, 4),
                      "typical_error": float(np.median(ref))})
     if not kept:
         return None
     return Detection("inconsistency", stat, null,
-                     extra={"column": worst_col, "expected": expected, "worst_term": worst,
+                     extra={"column": worst_col, "expected": expected, "given": given,
+                            "worst_term": worst,
                             "columns": kept})
