@@ -98,12 +98,15 @@ def test_a_row_whose_splice_term_is_largest_is_explained_by_it() -> None:
     space = build_space(synthetic, reference, KINDS, None, 20_000, np.random.default_rng(0))
     found = inconsistency(space, np.random.default_rng(0), 0, 20_000)
     explain = Explainer(space, synthetic, reference, KINDS, {"inconsistency": found})
-    spliced = np.flatnonzero(found.extra["spliced"])  # 238 of the 1,500 rows here
+    spliced = np.flatnonzero(found.extra["spliced"])  # 245 of the 1,500 rows here
     assert len(spliced) > 0
     row = int(spliced[np.argmax(found.extra["splice"][spliced])])
     text = explain.reasons(row, ["inconsistency"])
     assert text.startswith("its columns go together as in rows spliced from two real rows "
                            f"(p(spliced) {found.extra['splice'][row]:.2f} from a classifier")
+    share = found.extra["splice_share"][row]
+    assert share > 0.95  # the row most likely spliced is beyond most real rows
+    assert f"against real rows, above {share:.1%} of real rows)" in text
     # A row the column terms explain better keeps the column's reason.
     plain = int(np.flatnonzero(~found.extra["spliced"] & (found.extra["column"] >= 0))[0])
     assert "spliced" not in explain.reasons(plain, ["inconsistency"])

@@ -212,9 +212,11 @@ class Explainer:
         column = self._column_reason(r)
         if not ex["spliced"][r]:
             return column or "its columns go together less well than in real rows"
+        # The share of real rows below says how unusual that is: the splice term can be a
+        # healthy row's largest without being large.
         spliced = (f"its columns go together as in rows spliced from two real rows (p(spliced) "
                    f"{ex['splice'][r]:.2f} from a classifier trained on such splices against "
-                   f"real rows)")
+                   f"real rows, above {ex['splice_share'][r]:.1%} of real rows)")
         return f"{spliced}; {column}" if column else spliced
 
     def _column_reason(self, r: int) -> str:

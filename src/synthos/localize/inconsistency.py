@@ -186,8 +186,8 @@ def inconsistency(space: Space, rng: np.random.Generator, seed: int, max_train_r
     Parameters are those of :func:`column_inconsistency`. Returns None when neither part can
     score; ``extra`` holds :func:`column_inconsistency`'s (``column`` -1 for every row when it
     could not score) and, per synthetic row, ``splice`` (the probability that it was spliced,
-    NaN when that part could not score) and ``spliced`` (whether the splice term is the row's
-    largest).
+    NaN when that part could not score), ``splice_share`` (the share of real rows with a
+    smaller one, u_s) and ``spliced`` (whether the splice term is the row's largest).
     """
     columns = column_inconsistency(space, rng, seed, max_train_rows)
     spliced = splice(space, rng, seed, max_train_rows)
@@ -199,13 +199,16 @@ def inconsistency(space: Space, rng: np.random.Generator, seed: int, max_train_r
     extra = dict(columns.extra) if columns is not None else {
         "column": np.full(n, -1, dtype=np.int64), "expected": np.full(n, np.nan),
         "given": np.full(n, np.nan), "worst_term": np.zeros(n), "columns": []}
-    extra["splice"], extra["spliced"] = np.full(n, np.nan), np.zeros(n, dtype=bool)
+    extra["splice"], extra["splice_share"] = np.full(n, np.nan), np.full(n, np.nan)
+    extra["spliced"] = np.zeros(n, dtype=bool)
     if spliced is not None:
         quality = spliced.extra["quality"]
-        term = quality * _surprise(conformal_scores(spliced.stat, spliced.null), n_real)
+        share = conformal_scores(spliced.stat, spliced.null)
+        term = quality * _surprise(share, n_real)
         stat = stat + term
         null = null + quality * _surprise(conformal_scores(spliced.null, spliced.null), n_real)
-        extra["splice"], extra["spliced"] = spliced.stat, term > extra["worst_term"]
+        extra["splice"], extra["splice_share"] = spliced.stat, share
+        extra["spliced"] = term > extra["worst_term"]
     return Detection("inconsistency", stat, null, extra=extra)
 
 
