@@ -243,3 +243,23 @@ def test_pairs_too_few_to_flag_do_not_lower_the_bar_for_other_rows() -> None:
     # row in one of the six detectors.
     assert (table["score"] > table["score"][planted.positives].min()).mean() < 0.02
     assert (table["confidence"][planted.positives] < 0.9).all()
+
+
+def _paired(n: int, seed: int, tied: bool) -> pd.DataFrame:
+    """Two pairs of columns, each pair equal up to noise when ``tied``, independent if not."""
+    rng = np.random.default_rng(seed)
+    a, b = rng.normal(0, 1, n), rng.normal(0, 1, n)
+    tie = (lambda v: v + rng.normal(0, 0.05, n)) if tied else (lambda v: rng.normal(0, 1, n))
+    return pd.DataFrame({"a": a, "a2": tie(a), "b": b, "b2": tie(b)})
+
+
+@pytest.mark.parametrize("tied", [True, False])
+def test_the_process_oracle_knows_mixes_only_where_the_columns_go_together(tied: bool) -> None:
+    reference, healthy = _paired(600, 1, tied), _paired(400, 2, tied)
+    rng = lb.planting_rng("pairs", "mixed", 0.1, 0)
+    planted = lb.plant_detailed(healthy, reference, "mixed", 0.1, rng)
+    found = lb.process_oracle(planted.synthetic, reference, planted.positives, seed=0)
+    # A mix takes two of the four columns from each row: unless it takes a whole pair from
+    # one row (2 of the 6 ways), it breaks a pair, which tied columns show and independent
+    # ones cannot: about 2/3 + 1/3 * 0.5 = 0.83 (0.82-0.85 over three draws), and 0.5.
+    assert found > 0.75 if tied else 0.35 < found < 0.65
