@@ -192,6 +192,33 @@ def test_the_reasons_of_a_copy_name_the_synthetic_rows_of_its_record() -> None:
     assert "(a record no other real row holds and 1 other synthetic row holds)" in top[41]
 
 
+def test_copies_and_repeats_are_equal_on_the_values_as_given_not_as_snapped() -> None:
+    from synthos.localize.detectors import duplicates, exact_copy_tiers
+    from synthos.localize.space import build_space
+
+    rng = np.random.default_rng(0)
+    kinds = {"a": "integer", "c": "numeric"}
+    reference = pd.DataFrame({"a": rng.integers(0, 3, 600), "c": rng.normal(0, 1, 600)})
+    reference.loc[:49, "c"] = 0.0  # an atom: values within a twentieth of a SD snap onto it
+    synthetic = pd.DataFrame({"a": rng.integers(0, 3, 600), "c": rng.normal(0, 1, 600)})
+    a0 = int(reference.loc[0, "a"])
+    synthetic.loc[0] = [a0, 0.01]  # snaps onto reference row 0's record, equals no real row
+    synthetic.loc[1] = [a0, 0.0]  # equals reference row 0 and its record's other rows
+    synthetic.loc[[2, 3]] = [[1, 0.5], [1, 0.5]]  # an exact pair
+    synthetic.loc[[4, 5]] = [[2, 0.011], [2, 0.012]]  # a pair on the snapped grid only
+    space = build_space(synthetic, reference, kinds, None, 20_000, np.random.default_rng(0))
+    # Snapped, rows 0 and 1 are one record and rows 4 and 5 another.
+    assert space.prep.synthetic.row_hash[0] == space.prep.synthetic.row_hash[1]
+    assert space.prep.synthetic.row_hash[4] == space.prep.synthetic.row_hash[5]
+    ratio = np.full(len(synthetic), 0.5), np.full(len(space.real_rows), 0.5)
+    copies = exact_copy_tiers(space, *ratio)[2]
+    assert copies[0] == 0
+    assert copies[1] == int((reference["a"][:50] == a0).sum()) > 5
+    extra = duplicates(space, np.random.default_rng(0)).extra
+    assert extra["exact"][2] == 1 and extra["partner"][2] == 3
+    assert extra["exact"][4] == 0 and extra["near"][4] >= 1
+
+
 def test_good_turing_frequency_of_a_record() -> None:
     from synthos.localize.detectors import GOOD_TURING_BELOW, record_frequency
 

@@ -129,8 +129,8 @@ def prepare(synthetic: pd.DataFrame, reference: pd.DataFrame, kinds: dict[str, s
     syn_cat = np.column_stack(syn_codes) if cat_names else np.empty((len(synthetic), 0), int)
     ref_cat = np.column_stack(ref_codes) if cat_names else np.empty((len(reference), 0), int)
     return Prepared(
-        Encoded(syn_num, syn_cat, _row_hash(syn_num, syn_cat)),
-        Encoded(ref_num, ref_cat, _row_hash(ref_num, ref_cat)),
+        Encoded(syn_num, syn_cat, hash_rows(syn_num, syn_cat)),
+        Encoded(ref_num, ref_cat, hash_rows(ref_num, ref_cat)),
         num_names, cat_names, levels, excluded, (raw_syn, raw_ref))
 
 
@@ -207,7 +207,8 @@ def _shared_codes(syn: pd.Series, ref: pd.Series) -> tuple[np.ndarray, np.ndarra
     return codes[len(ref):].astype(np.int64), codes[: len(ref)].astype(np.int64), len(uniques)
 
 
-def _row_hash(numeric: np.ndarray, codes: np.ndarray) -> np.ndarray:
+def hash_rows(numeric: np.ndarray, codes: np.ndarray) -> np.ndarray:
+    """A 64-bit hash of each row of ``numeric`` (floats) and ``codes`` (integer codes) together."""
     frame = pd.DataFrame(np.column_stack([numeric, codes.astype(float)]))
     return pd.util.hash_pandas_object(frame, index=False).to_numpy()
 

@@ -78,7 +78,7 @@ class Explainer:
                             prep.categorical_names[j], self.labels[j].get(int(code), "?"),
                             np.nanmin(rows, axis=0), np.nanmax(rows, axis=0))
         self.ref_hash_row = pd.Series(np.arange(prep.reference.n),
-                                      index=prep.reference.row_hash).groupby(level=0).first()
+                                      index=space.reference_records).groupby(level=0).first()
 
     # --- features -------------------------------------------------------------------------
 
@@ -162,7 +162,7 @@ class Explainer:
         nearest = int(self.space.real_rows[det.extra["nearest"][r]])
         copies = int(det.extra["copies"][r])
         if copies > 0:
-            h = self.space.prep.synthetic.row_hash[r]
+            h = self.space.synthetic_records[r]
             j = int(self.ref_hash_row.get(h, nearest))
             held = ("a record no other real row holds" if copies == 1
                     else f"a record {copies} real rows hold")

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from synthos.collapse.geometry import Embedding
-from synthos.collapse.prepare import Encoded, Prepared, prepare
+from synthos.collapse.prepare import Encoded, Prepared, hash_rows, prepare
 from synthos.collapse.statistics import Context
 from synthos.io.sample import ROW_COLUMN
 
@@ -34,6 +34,13 @@ class Space:
     synthetic_positions, reference_positions : ndarray of int
         Each frame row's 0-based position in its input file (the sample's row column, or the
         frame's order when it has none).
+    synthetic_records, reference_records : ndarray of uint64
+        A hash of each row's compared values as its file holds them, not snapped to the
+        reference's atoms: what an exact copy and an exact repeat are equal on. Snapping
+        merges values that differ within a twentieth of a standard deviation; randhie's lpi
+        holds 601 distinct values, and snapped rows that differ there read as one record
+        held by many rows, which a fresh draw repeats (copies of reference rows planted in
+        randhie: AUROC 0.73-0.77 snapped, 0.77-0.81 as given).
     """
 
     prep: Prepared
@@ -44,6 +51,8 @@ class Space:
     real_points: np.ndarray
     synthetic_positions: np.ndarray
     reference_positions: np.ndarray
+    synthetic_records: np.ndarray
+    reference_records: np.ndarray
 
     @property
     def real(self) -> Encoded:
@@ -60,9 +69,12 @@ def build_space(synthetic: pd.DataFrame, reference: pd.DataFrame, kinds: dict[st
     embedding = Embedding(prep.reference, ctx)
     n_ref = prep.reference.n
     real_rows = np.sort(rng.choice(n_ref, min(n_ref, max_reference_rows), replace=False))
+    raw_syn, raw_ref = prep.raw_numeric or (prep.synthetic.numeric, prep.reference.numeric)
     return Space(prep, ctx, embedding, embedding(prep.synthetic),
                  real_rows, embedding(prep.reference.take(real_rows)),
-                 _positions(synthetic), _positions(reference))
+                 _positions(synthetic), _positions(reference),
+                 hash_rows(raw_syn, prep.synthetic.codes),
+                 hash_rows(raw_ref, prep.reference.codes))
 
 
 def _positions(frame: pd.DataFrame) -> np.ndarray:
