@@ -213,16 +213,28 @@ def test_content_ceiling_ranks_groups_of_equal_rows_by_their_share_of_positives(
     assert lb.content_ceiling(unique, positives) == 1.0
 
 
-def test_count_oracle_sees_only_how_often_a_row_recurs() -> None:
+def test_count_oracle_ranks_count_groups_as_other_plantings_hold_them() -> None:
     synthetic = pd.DataFrame({"a": [1, 2, 3, 4, 5, 5]})
     reference = pd.DataFrame({"a": [1, 2, 9, 9]})
-    # Rows 0 and 1 each occur once here and once in the reference: one group, half positive.
-    # Rows 2 and 3 (once here, never there) are a group, rows 4 and 5 (twice here) another.
     positives = np.array([True, False, False, False, True, True])
-    # Of the negatives 1, 2, 3: row 0 (share 1/2) ties row 1 and beats 2 and 3; rows 4 and 5
-    # (share 1) beat all three.
-    expected = ((2 + 0.5) / 3 + 1.0 + 1.0) / 3
-    assert lb.count_oracle(synthetic, reference, positives) == pytest.approx(expected)
+
+    def planting(frame: pd.DataFrame, hits: list[bool]) -> lb.Planted:
+        return lb.Planted(frame, np.array(hits), np.flatnonzero(hits), [])
+
+    # Groups: rows 0 and 1 (once here, once there), rows 2 and 3 (once here, never there),
+    # rows 4 and 5 (twice here). A planting that holds them as this table does: the first
+    # group half planted, the last all. Of the negatives 1, 2, 3: row 0 (share 1/2) ties row 1
+    # and beats 2 and 3; rows 4 and 5 (share 1) beat all three.
+    assert lb.count_oracle(synthetic, reference, positives, [planting(synthetic, positives)]
+                           ) == pytest.approx(((2 + 0.5) / 3 + 1.0 + 1.0) / 3)
+    # Another planting, in which rows held once here and once there are never planted and
+    # rows held once here only are half the time: row 0 now ranks below rows 2 and 3. The
+    # ranking comes from the plantings, not from the truth of the table scored.
+    other = pd.DataFrame({"a": [1, 2, 3, 4, 6, 6]})
+    learned = lb.count_oracle(synthetic, reference, positives,
+                              [planting(other, [False, False, True, False, True, True])])
+    # Row 0 (score 0) ties row 1 and loses to rows 2 and 3; rows 4 and 5 beat all three.
+    assert learned == pytest.approx((0.5 / 3 + 1.0 + 1.0) / 3)
     assert lb.content_ceiling(synthetic, positives) == 1.0
 
 
