@@ -484,8 +484,10 @@ def duplicates(space: Space, rng: np.random.Generator) -> Detection:
     shuffled = np.concatenate(shuffled)
     m = len(space.real_rows)
     null = shuffled[rng.choice(len(shuffled), m, replace=m > len(shuffled))]
-    extra = {"near": _others(keys[1][0]), "exact": _others(keys[0][0]),
-             "partner": _partner(keys[1][0])}
+    exact = _others(keys[0][0])
+    # The row a reason names: an exact repeat where there is one, not merely a near one.
+    partner = np.where(exact > 0, _partner(keys[0][0]), _partner(keys[1][0]))
+    extra = {"near": _others(keys[1][0]), "exact": exact, "partner": partner}
     # Two tests, one per key: Bonferroni.
     pvalue = min(1.0, 2.0 * min(repeat_excess_pvalue(own, other) for own, other in keys))
     return Detection("duplicates", stat, null, share=share, extra=extra, excess_pvalue=pvalue)
