@@ -146,3 +146,33 @@ def test_a_categorical_reason_names_how_unlikely_the_rows_class_is() -> None:
     ex["given"][r] = 0.41
     assert explain.inconsistency(r) == ("band=high, which real rows with its other values "
                                         "hold with probability 0.41")
+
+
+
+def _two_settings(rows: int, seed: int) -> pd.DataFrame:
+    """A dial read anywhere on 0-100, its band low below 50 and high above; half the rows
+    sit at two settings either side of 50, 0.2 apart, under a twentieth of the dial's spread:
+    snapped to the reference's atoms they are one value, and their bands one mix."""
+    rng = np.random.default_rng(seed)
+    dial = np.where(rng.random(rows) < 0.5, rng.uniform(0, 100, rows),
+                    rng.choice([49.9, 50.1], rows))
+    return pd.DataFrame({"dial": dial, "band": np.where(dial < 50, "low", "high"),
+                         "noise": rng.normal(0, 1, rows)})
+
+
+def test_the_inconsistency_models_see_the_values_as_given_not_snapped() -> None:
+    kinds = {"dial": "numeric", "band": "categorical", "noise": "numeric"}
+    reference, synthetic = _two_settings(1500, 0), _two_settings(1000, 1)
+    flipped = np.flatnonzero(np.isin(synthetic["dial"], [49.9, 50.1]))[:40]
+    synthetic.loc[flipped, "band"] = np.where(synthetic.loc[flipped, "band"] == "low",
+                                              "high", "low")
+    positive = np.isin(np.arange(1000), flipped)
+    space = build_space(synthetic, reference, kinds, None, 20_000, np.random.default_rng(0))
+    at_settings = np.isin(reference["dial"], [49.9, 50.1])
+    assert np.unique(space.prep.reference.numeric[at_settings, 0]).size == 1
+    given = inconsistency(space.as_given(), np.random.default_rng(0), 0, 20_000)
+    blurred = inconsistency(space, np.random.default_rng(0), 0, 20_000)
+    assert roc_auc_score(positive, given.stat) > 0.95
+    assert roc_auc_score(positive, blurred.stat) < 0.8
+    table = localize(synthetic, reference, kinds, seed=0).table
+    assert roc_auc_score(positive, table["score_inconsistency"]) > 0.95

@@ -100,7 +100,8 @@ def localize(synthetic: pd.DataFrame, reference: pd.DataFrame, kinds: dict[str, 
         space = build_space(synthetic, reference, kinds, target, max_reference_rows, rng)
         found = [det.detectability(space, rng, seed, max_train_rows),
                  *(det.neighbours(space) or ()),
-                 inconsistency(space, rng, seed, max_train_rows), det.duplicates(space, rng),
+                 inconsistency(space.as_given(), rng, seed, max_train_rows),
+                 det.duplicates(space, rng),
                  det.label_issue(space, rng, seed, max_train_rows)]
         detections = {d.name: d for d in found if d is not None}
         return _combine(space, synthetic, reference, kinds, detections, explain_rows, fdr,
