@@ -72,13 +72,11 @@ class Space:
         raw = self.prep.raw_numeric
         if raw is None:
             return self
-        embedding = Embedding(Encoded(raw[1], self.prep.reference.codes,
-                                      self.reference_records), self.ctx)
         synthetic = Encoded(raw[0], self.prep.synthetic.codes, self.synthetic_records)
-        real = Encoded(raw[1][self.real_rows], self.prep.reference.codes[self.real_rows],
-                       self.reference_records[self.real_rows])
+        reference = Encoded(raw[1], self.prep.reference.codes, self.reference_records)
+        embedding = Embedding(reference, self.ctx)
         return replace(self, embedding=embedding, points=embedding(synthetic),
-                       real_points=embedding(real))
+                       real_points=embedding(reference.take(self.real_rows)))
 
 
 def build_space(synthetic: pd.DataFrame, reference: pd.DataFrame, kinds: dict[str, str],
