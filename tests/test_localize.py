@@ -32,7 +32,8 @@ def planted() -> dict:
     copies, outside, dups, flips = (np.arange(0, 10), np.arange(10, 20), np.arange(20, 30),
                                     np.arange(30, 40))
     synthetic.iloc[copies] = reference.iloc[100:110].to_numpy()
-    synthetic.loc[outside, "x2"] = 60.0
+    # Each its own value: ten rows sharing one rare value would be a shared fragment too.
+    synthetic.loc[outside, "x2"] = 60.0 + np.arange(10)
     synthetic.iloc[dups] = synthetic.iloc[dups + 100].to_numpy()
     synthetic.loc[flips, "label"] = np.where(synthetic.loc[flips, "x0"] > 11, "no", "yes")
     keep = synthetic.loc[flips, "x0"].sub(10).abs() > 1.0  # flips a model can tell
@@ -81,9 +82,9 @@ def test_planted_rows_are_flagged_and_explained_in_units(planted: dict) -> None:
         assert f"identical to reference row {100 + i}" in row["reasons"]
         assert row["nearest_reference_row"] == 100 + i
     hi = _table(800, 1)["x2"].max()
-    for _, row in table.iloc[planted["outside"]].iterrows():
+    for k, (_, row) in enumerate(table.iloc[planted["outside"]].iterrows()):
         assert row["flagged"] and "out_of_support" in row["fired"]
-        assert f"x2 60 where real rows stop at {hi:.4g}" in row["reasons"]
+        assert f"x2 {60 + k} where real rows stop at {hi:.4g}" in row["reasons"]
     for i, row in table.iloc[planted["dups"]].iterrows():
         assert "duplicates" in row["fired"]
         assert f"repeats row {i + 100} exactly" in row["reasons"]
@@ -394,7 +395,7 @@ def test_a_detector_left_out_still_ranks_its_rows_beyond_every_real_row_first() 
 def test_a_few_copies_beside_rows_another_detector_finds_still_rank_first() -> None:
     reference, synthetic = _table(800, 1), _table(800, 2)
     synthetic.iloc[:8] = reference.iloc[100:108].to_numpy()  # 8 copies: 10 would join
-    synthetic.loc[8:17, "x2"] = 60.0  # 10 rows out of support
+    synthetic.loc[8:17, "x2"] = 60.0 + np.arange(10)  # 10 rows out of support, each its own
     synthetic = synthetic.astype({"x0": float, "x1": float, "x2": float, "n": int})
     result = localize(synthetic, reference, KINDS, target="label", seed=0)
     assert "memorization" not in result.summary["combined_detectors"]

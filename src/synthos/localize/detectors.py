@@ -9,8 +9,9 @@ same statistic for the real rows of the index (the null), which
   al. 2000; k-NN support after Kuan and Mueller 2022), and how far the row's most extreme
   value lies beyond the real range of its column; real rows leave themselves out.
 - ``inconsistency`` (its own module, :mod:`synthos.localize.inconsistency`): values the row's
-  other columns do not predict, and the probability that the row was spliced from two real
-  rows (:mod:`synthos.localize.splice`).
+  other columns do not predict, the probability that the row was spliced from two real rows
+  (:mod:`synthos.localize.splice`), and how much of it two other rows hold exactly, piece by
+  piece (:mod:`synthos.localize.fragments`).
 - ``memorization``: distance to the closest real record over the distance to the second
   closest (the nearest-neighbour distance ratio of privacy audits); below every ratio for an
   exact copy of a reference row (equal on the values as the files hold them, not snapped to

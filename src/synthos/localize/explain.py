@@ -17,6 +17,7 @@ from synthos.localize.space import Space
 
 #: Real rows a category must hold before its own range is quoted.
 MIN_STRATUM = 20
+_NAMED = 4  # columns a reason names before it counts the rest
 
 
 @dataclass
@@ -210,6 +211,9 @@ class Explainer:
     def inconsistency(self, r: int) -> str:
         ex = self.det["inconsistency"].extra
         column = self._column_reason(r)
+        if ex["fragmented"][r]:
+            pieces = self._fragments_reason(r)
+            return f"{pieces}; {column}" if column else pieces
         if not ex["spliced"][r]:
             return column or "its columns go together less well than in real rows"
         # The share of real rows below says how unusual that is: the splice term can be a
@@ -218,6 +222,43 @@ class Explainer:
                    f"{ex['splice'][r]:.2f} from a classifier trained on such splices against "
                    f"real rows, above {ex['splice_share'][r]:.1%} of real rows)")
         return f"{spliced}; {column}" if column else spliced
+
+    def _fragments_reason(self, r: int) -> str:
+        """Which columns of the row hold which other rows' exact values."""
+        ex = self.det["inconsistency"].extra
+        pieces = []
+        for p in ex["partners"][r]:
+            if p < 0:
+                continue
+            where, names = self._pool_row(int(p)), self._equal_columns(r, int(p))
+            if names:
+                more = f" and {len(names) - _NAMED} more" if len(names) > _NAMED else ""
+                pieces.append(f"on {', '.join(names[:_NAMED])}{more} those of {where}")
+        return (f"its values are, piece by piece, other rows' exact values: "
+                f"{'; '.join(pieces)} (only {1.0 - ex['fragment_share'][r]:.1%} of real rows "
+                "share as much with other rows)")
+
+    def _pool_row(self, p: int) -> str:
+        """A fragments pool position as the row it names."""
+        n = len(self.space.points)
+        if p < n:
+            return f"synthetic row {int(self.space.synthetic_positions[p])}"
+        real = int(self.space.real_rows[p - n])
+        return f"reference row {int(self.space.reference_positions[real])}"
+
+    def _equal_columns(self, r: int, p: int) -> list[str]:
+        """The columns where synthetic row ``r`` and pool row ``p`` hold the same value."""
+        prep, n = self.space.prep, len(self.space.points)
+        if p < n:
+            values, codes = self.syn_raw[p], prep.synthetic.codes[p]
+        else:
+            real = int(self.space.real_rows[p - n])
+            values, codes = self.ref_raw[real], prep.reference.codes[real]
+        same = [name for name, a, b in zip(prep.numeric_names, self.syn_raw[r], values,
+                                           strict=True) if a == b]
+        same += [name for name, a, b in zip(prep.categorical_names, prep.synthetic.codes[r],
+                                            codes, strict=True) if a >= 0 and a == b]
+        return same
 
     def _column_reason(self, r: int) -> str:
         """The row's worst column against what its other values predict ("" for none)."""

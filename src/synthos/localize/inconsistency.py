@@ -10,15 +10,19 @@ a row's error in each column is ranked against the errors of real rows the model
 how well the other columns predict it (an unpredictable column says nothing about
 consistency). One more term asks of all columns at once whether the row was spliced from two
 real rows (:mod:`synthos.localize.splice`), weighted by how well that classifier tells splices
-it never saw from real rows it never saw:
+it never saw from real rows it never saw, and a third how much of the row two other rows hold
+exactly, piece by piece (:mod:`synthos.localize.fragments`), weighted by how well that tells
+splices whose sources are at hand from real rows:
 
     T(x) = sum_j q_j * -log(1 - u_j(x) + 1 / (m_j + 1)) + q_s * -log(1 - u_s(x) + 1 / (m + 1))
+           + q_f * -log(1 - u_f(x) + 1 / (m + 1))
 
 where u_j is the share of the m_j held-out real rows with a smaller error in column j and q_j
 = max(0, 1 - RMSE_j / sd_j) for a numeric column (1 - mean log loss over the entropy of the
 column's classes for a categorical one), measured on those held-out rows; u_s is the share of
 the m real rows with a smaller probability of being spliced and q_s = max(0, 2 AUROC - 1) of
-that probability on unseen splices against unseen real rows.
+that probability on unseen splices against unseen real rows; u_f and q_f are the same of the
+fragments cover.
 
 The column models see a value the others do not explain; the splice classifier sees pieces
 that do not go together where each column alone is explained well enough by some of the
@@ -36,6 +40,7 @@ from sklearn.linear_model import RidgeCV
 from synthos.collapse.prepare import Encoded
 from synthos.localize.conformal import conformal_scores
 from synthos.localize.detectors import Detection, feature_mask
+from synthos.localize.fragments import fragments
 from synthos.localize.space import Space
 from synthos.localize.splice import splice
 
@@ -181,17 +186,21 @@ def inconsistency(space: Space, rng: np.random.Generator, seed: int, max_train_r
     """Rows whose columns do not go together as in real rows: :func:`column_inconsistency`'s
     statistic plus the splice term ``q_s * -log(1 - u_s(x) + 1 / (m + 1))``, u_s the share of
     real rows with a smaller probability of being spliced (:func:`~synthos.localize.splice.
-    splice`), q_s how well that probability tells unseen splices from unseen real rows.
+    splice`), q_s how well that probability tells unseen splices from unseen real rows, plus
+    the same term of the fragments cover (:func:`~synthos.localize.fragments.fragments`).
 
     Parameters are those of :func:`column_inconsistency`. Returns None when neither part can
     score; ``extra`` holds :func:`column_inconsistency`'s (``column`` -1 for every row when it
     could not score) and, per synthetic row, ``splice`` (the probability that it was spliced,
     NaN when that part could not score), ``splice_share`` (the share of real rows with a
-    smaller one, u_s) and ``spliced`` (whether the splice term is the row's largest).
+    smaller one, u_s), ``fragments``, ``fragment_share`` and ``partners`` (the fragments cover,
+    u_f, and the two rows giving it: :func:`~synthos.localize.fragments.fragments`), and
+    ``spliced`` and ``fragmented`` (whether that term is the row's largest).
     """
     columns = column_inconsistency(space, rng, seed, max_train_rows)
     spliced = splice(space, rng, seed, max_train_rows)
-    if columns is None and spliced is None:
+    pieces = fragments(space, rng.spawn(1)[0])  # its own stream: other draws stay as they were
+    if columns is None and spliced is None and pieces is None:
         return None
     n, n_real = len(space.points), len(space.real_rows)
     stat, null = (columns.stat, columns.null) if columns is not None else \
@@ -200,16 +209,31 @@ def inconsistency(space: Space, rng: np.random.Generator, seed: int, max_train_r
         "column": np.full(n, -1, dtype=np.int64), "expected": np.full(n, np.nan),
         "given": np.full(n, np.nan), "worst_term": np.zeros(n), "columns": []}
     extra["splice"], extra["splice_share"] = np.full(n, np.nan), np.full(n, np.nan)
-    extra["spliced"] = np.zeros(n, dtype=bool)
+    splice_term = np.zeros(n)
     if spliced is not None:
-        quality = spliced.extra["quality"]
-        share = conformal_scores(spliced.stat, spliced.null)
-        term = quality * _surprise(share, n_real)
-        stat = stat + term
-        null = null + quality * _surprise(conformal_scores(spliced.null, spliced.null), n_real)
-        extra["splice"], extra["splice_share"] = spliced.stat, share
-        extra["spliced"] = term > extra["worst_term"]
+        splice_term, null_term, extra["splice_share"] = _term(spliced, n_real)
+        stat, null = stat + splice_term, null + null_term
+        extra["splice"] = spliced.stat
+    extra["fragments"], extra["fragment_share"] = np.full(n, np.nan), np.full(n, np.nan)
+    extra["partners"] = np.full((n, 2), -1, dtype=np.int64)
+    fragment_term = np.zeros(n)
+    if pieces is not None:
+        fragment_term, null_term, extra["fragment_share"] = _term(pieces, n_real)
+        stat, null = stat + fragment_term, null + null_term
+        extra["fragments"], extra["partners"] = pieces.stat, pieces.extra["partners"]
+    extra["spliced"] = (splice_term > extra["worst_term"]) & (splice_term >= fragment_term)
+    extra["fragmented"] = (fragment_term > extra["worst_term"]) & (fragment_term > splice_term)
     return Detection("inconsistency", stat, null, extra=extra)
+
+
+def _term(part: Detection, n_real: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A whole-row term of T(x): ``q * -log(1 - u + 1 / (m + 1))`` for the synthetic rows and
+    the real rows, u the share of real rows with a smaller statistic (returned too), q the
+    part's ``extra["quality"]``."""
+    quality = part.extra["quality"]
+    share = conformal_scores(part.stat, part.null)
+    own = conformal_scores(part.null, part.null)
+    return quality * _surprise(share, n_real), quality * _surprise(own, n_real), share
 
 
 def column_inconsistency(space: Space, rng: np.random.Generator, seed: int,
