@@ -21,9 +21,9 @@ the pool holds is covered whole; a fresh row only where chance puts its values i
 rows. Each source of a spliced row holds a piece of it too: a row y that gave one of its
 pieces to a row covered in a larger share of its information than y (sum_j w_j over the
 columns where its value could be matched) is covered again without that row (explaining
-away), or every stitched row would bring two healthy rows with it. Missing
-values match nothing. A value more than :data:`MAX_GROUP` rows hold is not matched: its
-weight is small and it pairs every one of those rows with every other.
+away), or every stitched row would bring two healthy rows with it. Missing values match
+nothing. A value more than :data:`MAX_GROUP` rows hold is not matched: its weight is small
+and it pairs every one of those rows with every other.
 """
 
 from __future__ import annotations
