@@ -65,8 +65,10 @@ from benchmarks.collapse.datasets import column_kinds  # noqa: E402
 from benchmarks.localize import (  # noqa: E402
     RATES,
     Planted,
+    _localize,
     auroc,
     n_planted,
+    natural_ties,
     plant_detailed,
     planting_rng,
 )
@@ -187,12 +189,6 @@ def copy_population_ceiling(reference: pd.DataFrame, lam: float, rng: np.random.
     return auroc(positives, copy_likelihood_ratio(rows, reference, lam))
 
 
-def _localize():
-    from synthos.localize import localize
-
-    return localize
-
-
 def one_table(kind: str, param: float, rate: float, seed: int, rows: int,
               columns: int = GAUSSIAN_COLUMNS) -> dict:
     """Draw a reference and a healthy table, plant ``kind`` at ``rate``, and measure the
@@ -213,8 +209,7 @@ def one_table(kind: str, param: float, rate: float, seed: int, rows: int,
         planted = plant_detailed(healthy, reference, kind, rate, stream)
         ratio = copy_likelihood_ratio(planted.synthetic, reference, param)
         population = copy_population_ceiling(reference, param, rng)
-        ref_keys = pd.util.hash_pandas_object(reference, index=False)
-        repeated = float(pd.util.hash_pandas_object(healthy, index=False).isin(ref_keys).mean())
+        repeated = natural_ties(healthy, reference)["reference_copy_share"]
     started = time.perf_counter()
     table = _localize()(planted.synthetic, reference, column_kinds(reference), seed=seed).table
     seconds = time.perf_counter() - started

@@ -315,7 +315,7 @@ def column_shapes(prep: Prepared) -> dict:
     """SDMetrics' Column Shapes: mean of KSComplement (numeric, datetime) and TVComplement
     (categorical, boolean) over columns, on the whole samples and the values as given."""
     syn, ref = prep.synthetic, prep.reference
-    syn_num, ref_num = prep.raw_numeric or (syn.numeric, ref.numeric)
+    syn_num, ref_num = prep.numeric_as_given
     per = {n: 1.0 - statistics.ks(np.round(syn_num[:, i], 14), np.round(ref_num[:, i], 14))
            for i, n in enumerate(prep.numeric_names)}
     per.update({n: 1.0 - statistics.tvd(syn.codes[:, j], ref.codes[:, j])

@@ -87,6 +87,12 @@ class Prepared:
     def narrow(self) -> np.ndarray:
         return np.array([lv <= MAX_LEVELS for lv in self.levels], dtype=bool)
 
+    @property
+    def numeric_as_given(self) -> tuple[np.ndarray, np.ndarray]:
+        """The synthetic and reference numeric columns as given (``raw_numeric``), or as
+        encoded when they were not kept."""
+        return self.raw_numeric or (self.synthetic.numeric, self.reference.numeric)
+
 
 def prepare(synthetic: pd.DataFrame, reference: pd.DataFrame, kinds: dict[str, str]
             ) -> Prepared:

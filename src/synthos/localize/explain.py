@@ -57,8 +57,7 @@ class Explainer:
                  kinds: dict[str, str], detections: dict[str, Detection]) -> None:
         self.space, self.kinds, self.det = space, kinds, detections
         prep = space.prep
-        self.syn_raw, ref_raw = prep.raw_numeric or (prep.synthetic.numeric,
-                                                     prep.reference.numeric)
+        self.syn_raw, ref_raw = prep.numeric_as_given
         self.ref_raw = ref_raw
         with np.errstate(all="ignore"):
             self.lo, self.hi = np.nanmin(ref_raw, axis=0), np.nanmax(ref_raw, axis=0)
@@ -230,7 +229,8 @@ class Explainer:
         for p in ex["partners"][r]:
             if p < 0:
                 continue
-            where, names = self._pool_row(int(p)), self._equal_columns(r, int(p))
+            where, values, codes = self._pool_row(int(p))
+            names = self._equal_columns(r, values, codes)
             if names:
                 more = f" and {len(names) - _NAMED} more" if len(names) > _NAMED else ""
                 pieces.append(f"on {', '.join(names[:_NAMED])}{more} those of {where}")
@@ -238,22 +238,20 @@ class Explainer:
                 f"{'; '.join(pieces)} (only {1.0 - ex['fragment_share'][r]:.1%} of real rows "
                 "share as much with other rows)")
 
-    def _pool_row(self, p: int) -> str:
-        """A fragments pool position as the row it names."""
-        n = len(self.space.points)
+    def _pool_row(self, p: int) -> tuple[str, np.ndarray, np.ndarray]:
+        """A fragments pool position: the row it names, its numeric values as given and its
+        categorical codes."""
+        space, n = self.space, len(self.space.points)
         if p < n:
-            return f"synthetic row {int(self.space.synthetic_positions[p])}"
-        real = int(self.space.real_rows[p - n])
-        return f"reference row {int(self.space.reference_positions[real])}"
+            return (f"synthetic row {int(space.synthetic_positions[p])}", self.syn_raw[p],
+                    space.prep.synthetic.codes[p])
+        real = int(space.real_rows[p - n])
+        return (f"reference row {int(space.reference_positions[real])}", self.ref_raw[real],
+                space.prep.reference.codes[real])
 
-    def _equal_columns(self, r: int, p: int) -> list[str]:
-        """The columns where synthetic row ``r`` and pool row ``p`` hold the same value."""
-        prep, n = self.space.prep, len(self.space.points)
-        if p < n:
-            values, codes = self.syn_raw[p], prep.synthetic.codes[p]
-        else:
-            real = int(self.space.real_rows[p - n])
-            values, codes = self.ref_raw[real], prep.reference.codes[real]
+    def _equal_columns(self, r: int, values: np.ndarray, codes: np.ndarray) -> list[str]:
+        """The columns where synthetic row ``r`` holds ``values`` (numeric) and ``codes``."""
+        prep = self.space.prep
         same = [name for name, a, b in zip(prep.numeric_names, self.syn_raw[r], values,
                                            strict=True) if a == b]
         same += [name for name, a, b in zip(prep.categorical_names, prep.synthetic.codes[r],

@@ -32,6 +32,7 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import roc_auc_score
 
+from synthos.collapse.prepare import hash_rows
 from synthos.localize.detectors import Detection
 from synthos.localize.space import Space
 from synthos.localize.splice import MIN_REAL_ROWS, splices
@@ -188,13 +189,13 @@ def fragments(space: Space, rng: np.random.Generator) -> Detection | None:
         table (next to nothing where every value is common).
     """
     prep = space.prep
-    raw_syn, raw_ref = prep.raw_numeric or (prep.synthetic.numeric, prep.reference.numeric)
-    real_codes = prep.reference.codes[space.real_rows]
-    codes = value_codes(np.vstack([raw_syn, raw_ref[space.real_rows]]),
-                        np.vstack([prep.synthetic.codes, real_codes]))
-    n, m, k = len(raw_syn), len(space.real_rows), codes.shape[1]
-    if k < 2 or m < MIN_REAL_ROWS:
+    n, m = prep.synthetic.n, len(space.real_rows)
+    if prep.synthetic.numeric.shape[1] + prep.synthetic.codes.shape[1] < 2 or \
+            m < MIN_REAL_ROWS:
         return None
+    raw_syn, raw_ref = prep.numeric_as_given
+    codes = value_codes(np.vstack([raw_syn, raw_ref[space.real_rows]]),
+                        np.vstack([prep.synthetic.codes, prep.reference.codes[space.real_rows]]))
     records = np.r_[space.synthetic_records, space.reference_records[space.real_rows]]
     cover, partners = fragment_cover(codes, records)
     return Detection("fragments", cover[:n], cover[n:],
@@ -209,8 +210,7 @@ def _quality(real: np.ndarray, rng: np.random.Generator) -> float:
     sources, null = real[half], np.flatnonzero(~half)
     fake = splices(sources, np.arange(real.shape[1]), len(null), rng)
     pool = np.vstack([real, fake])
-    records = pd.util.hash_pandas_object(pd.DataFrame(pool), index=False).to_numpy()
-    cover = fragment_cover(pool, records)[0]
+    cover = fragment_cover(pool, hash_rows(np.zeros((len(pool), 0)), pool))[0]
     labels = np.r_[np.zeros(len(null)), np.ones(len(fake))]
     return max(0.0, 2.0 * float(roc_auc_score(labels, np.r_[cover[null], cover[len(real):]]))
                - 1.0)

@@ -89,7 +89,7 @@ def build_space(synthetic: pd.DataFrame, reference: pd.DataFrame, kinds: dict[st
     embedding = Embedding(prep.reference, ctx)
     n_ref = prep.reference.n
     real_rows = np.sort(rng.choice(n_ref, min(n_ref, max_reference_rows), replace=False))
-    raw_syn, raw_ref = prep.raw_numeric or (prep.synthetic.numeric, prep.reference.numeric)
+    raw_syn, raw_ref = prep.numeric_as_given
     return Space(prep, ctx, embedding, embedding(prep.synthetic),
                  real_rows, embedding(prep.reference.take(real_rows)),
                  _positions(synthetic), _positions(reference),
