@@ -129,7 +129,19 @@ def test_rows_made_of_other_rows_pieces_are_found_and_explained_by_them() -> Non
         assert "piece by piece" in reason
         found = {int(t.split()[0].rstrip(";,)")) for t in reason.split("synthetic row ")[1:]}
         named += found == sources[row]
+        # Only the values the cover matches: site's three values are each held by hundreds
+        # of rows, beyond MAX_GROUP, and say nothing of where a row's values came from.
+        assert "site" not in reason.split(" (only ")[0]
+        assert "of the pool's 1,200 rows" in reason
     assert named >= 20
+    # The rarest column comes first, and its count is the pool's (the 600 synthetic rows and
+    # the 600 real ones).
+    row = int(flagged[positives[flagged]][0])
+    reason = table.loc[row, "reasons"]
+    column = reason.split("on ")[1].split(",")[0].split(" ")[0]
+    value = synthetic.loc[row, column]
+    held = int((synthetic[column] == value).sum() + (reference[column] == value).sum())
+    assert reason.split("held by ")[1].startswith(f"{held} ")
 
 
 def test_on_a_table_of_common_values_exact_shares_weigh_nothing() -> None:

@@ -62,6 +62,7 @@ class Explainer:
         with np.errstate(all="ignore"):
             self.lo, self.hi = np.nanmin(ref_raw, axis=0), np.nanmax(ref_raw, axis=0)
         self.std = space.embedding.std
+        self.columns = prep.numeric_names + prep.categorical_names
         self.labels = [_labels([prep.synthetic.codes[:, j], prep.reference.codes[:, j]],
                                [synthetic[n], reference[n]])
                        for j, n in enumerate(prep.categorical_names)]
@@ -223,17 +224,24 @@ class Explainer:
         return f"{spliced}; {column}" if column else spliced
 
     def _fragments_reason(self, r: int) -> str:
-        """Which columns of the row hold which other rows' exact values."""
+        """Which columns of the row hold which other rows' exact values: those the cover
+        matches (values few rows hold), rarest first."""
         ex = self.det["inconsistency"].extra
+        held, pool = ex["held"][r], ex["pool"]
         pieces = []
         for p in ex["partners"][r]:
             if p < 0:
                 continue
             where, values, codes = self._pool_row(int(p))
-            names = self._equal_columns(r, values, codes)
-            if names:
-                more = f" and {len(names) - _NAMED} more" if len(names) > _NAMED else ""
-                pieces.append(f"on {', '.join(names[:_NAMED])}{more} those of {where}")
+            same = [j for j in self._equal_columns(r, values, codes) if held[j] >= 2]
+            if same:
+                same.sort(key=lambda j: held[j])
+                lo, hi = held[same[0]], held[same[-1]]
+                more = f" and {len(same) - _NAMED} more" if len(same) > _NAMED else ""
+                names = ", ".join(self.columns[j] for j in same[:_NAMED])
+                count = f"{lo}" if lo == hi else f"{lo} to {hi}"
+                pieces.append(f"on {names}{more} (held by {count} of the pool's {pool:,} "
+                              f"rows) those of {where}")
         return (f"its values are, piece by piece, other rows' exact values: "
                 f"{'; '.join(pieces)} (only {1.0 - ex['fragment_share'][r]:.1%} of real rows "
                 "share as much with other rows)")
@@ -249,13 +257,15 @@ class Explainer:
         return (f"reference row {int(space.reference_positions[real])}", self.ref_raw[real],
                 space.prep.reference.codes[real])
 
-    def _equal_columns(self, r: int, values: np.ndarray, codes: np.ndarray) -> list[str]:
-        """The columns where synthetic row ``r`` holds ``values`` (numeric) and ``codes``."""
+    def _equal_columns(self, r: int, values: np.ndarray, codes: np.ndarray) -> list[int]:
+        """The columns (positions in :attr:`columns`) where synthetic row ``r`` holds
+        ``values`` (numeric) and ``codes``."""
         prep = self.space.prep
-        same = [name for name, a, b in zip(prep.numeric_names, self.syn_raw[r], values,
-                                           strict=True) if a == b]
-        same += [name for name, a, b in zip(prep.categorical_names, prep.synthetic.codes[r],
-                                            codes, strict=True) if a >= 0 and a == b]
+        same = [j for j, (a, b) in enumerate(zip(self.syn_raw[r], values, strict=True))
+                if a == b]
+        k = len(prep.numeric_names)
+        same += [k + j for j, (a, b) in enumerate(zip(prep.synthetic.codes[r], codes,
+                                                        strict=True)) if a >= 0 and a == b]
         return same
 
     def _column_reason(self, r: int) -> str:

@@ -64,13 +64,10 @@ def value_codes(numeric: np.ndarray, codes: np.ndarray) -> np.ndarray:
     return np.column_stack(out) if out else np.zeros((len(numeric), 0), dtype=np.int64)
 
 
-def _column_pairs(column: np.ndarray, pool: int
-                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Every ordered pair (x, y), x != y, of rows holding the same value in one column, and
-    the weight of the match, -log(c / N); values held by more than :data:`MAX_GROUP` rows are
-    left out, and the commonest kept values too beyond :data:`MAX_PAIRS_PER_COLUMN` pairs.
-    Last, each row's -log(c / N) where its value could be matched (held by one row, or kept),
-    else 0: what the column tells of the row."""
+def matched_counts(column: np.ndarray) -> np.ndarray:
+    """Per row, how many rows hold its value in one column (codes, -1 missing), where the
+    value is matched: held by at most :data:`MAX_GROUP` rows, and the commonest of those too
+    beyond :data:`MAX_PAIRS_PER_COLUMN` pairs; else 0."""
     valid = column >= 0
     counts = np.bincount(column[valid]) if valid.any() else np.zeros(0, dtype=np.int64)
     held = np.where(valid, counts[np.maximum(column, 0)] if len(counts) else 0, 0)
@@ -78,7 +75,18 @@ def _column_pairs(column: np.ndarray, pool: int
     pairs_at = np.bincount(held, minlength=MAX_GROUP + 1)[2:MAX_GROUP + 1] * (sizes - 1)
     allowed = sizes[np.cumsum(pairs_at) <= MAX_PAIRS_PER_COLUMN]
     largest = int(allowed.max()) if len(allowed) else 1
-    matchable = (held >= 1) & (held <= largest)
+    return np.where(held <= largest, held, 0)
+
+
+def _column_pairs(column: np.ndarray, pool: int
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Every ordered pair (x, y), x != y, of rows holding the same value in one column, and
+    the weight of the match, -log(c / N); values held by more than :data:`MAX_GROUP` rows are
+    left out, and the commonest kept values too beyond :data:`MAX_PAIRS_PER_COLUMN` pairs.
+    Last, each row's -log(c / N) where its value could be matched (held by one row, or kept),
+    else 0: what the column tells of the row."""
+    held = matched_counts(column)
+    matchable = held >= 1
     info = np.where(matchable, -np.log(np.maximum(held, 1) / pool), 0.0)
     rows = np.flatnonzero(matchable & (held >= 2))
     if len(rows) == 0:
@@ -183,7 +191,10 @@ def fragments(space: Space, rng: np.random.Generator) -> Detection | None:
         None with fewer than two columns or :data:`MIN_REAL_ROWS` real rows.
         ``extra["partners"]``: per synthetic row, y1 and z as pool positions (below the
         synthetic rows' count a synthetic row, from it on the real row of the index at that
-        offset; -1 where none). ``extra["quality"]``: max(0, 2 AUROC - 1) of C on splices of
+        offset; -1 where none). ``extra["held"]``: per synthetic row and column (numeric
+        columns, then categorical), the pool's rows holding its value where the value is
+        matched, else 0 (:func:`matched_counts`); ``extra["pool"]``: the pool's rows.
+        ``extra["quality"]``: max(0, 2 AUROC - 1) of C on splices of
         two real rows (:func:`~synthos.localize.splice.splices`, with both rows in the pool)
         against real rows that are no splice's source: how much exact shares say on this
         table (next to nothing where every value is common).
@@ -198,8 +209,10 @@ def fragments(space: Space, rng: np.random.Generator) -> Detection | None:
                         np.vstack([prep.synthetic.codes, prep.reference.codes[space.real_rows]]))
     records = np.r_[space.synthetic_records, space.reference_records[space.real_rows]]
     cover, partners = fragment_cover(codes, records)
+    held = np.column_stack([matched_counts(codes[:, j])[:n] for j in range(codes.shape[1])])
     return Detection("fragments", cover[:n], cover[n:],
-                     extra={"partners": partners[:n], "quality": _quality(codes[n:], rng)})
+                     extra={"partners": partners[:n], "held": held.astype(np.int32),
+                            "pool": len(codes), "quality": _quality(codes[n:], rng)})
 
 
 def _quality(real: np.ndarray, rng: np.random.Generator) -> float:

@@ -221,6 +221,7 @@ def inconsistency(space: Space, rng: np.random.Generator, seed: int, max_train_r
         fragment_term, null_term, extra["fragment_share"] = _term(pieces, n_real)
         stat, null = stat + fragment_term, null + null_term
         extra["fragments"], extra["partners"] = pieces.stat, pieces.extra["partners"]
+        extra["held"], extra["pool"] = pieces.extra["held"], pieces.extra["pool"]
     extra["spliced"] = (splice_term > extra["worst_term"]) & (splice_term >= fragment_term)
     extra["fragmented"] = (fragment_term > extra["worst_term"]) & (fragment_term > splice_term)
     return Detection("inconsistency", stat, null, extra=extra)
