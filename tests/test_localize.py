@@ -364,18 +364,19 @@ def test_a_detector_left_out_still_ranks_its_rows_beyond_every_real_row_first() 
     seen = drawn()
     seen[:200] = drawn(0.9, 0.99, 200)  # a detector that sees an excess below 1
     lone = drawn()
-    lone[200:205] = 1.0  # five rows beyond every real row: p 0.031, too few to join
+    lone[200:207] = 1.0  # seven rows beyond every real row: p 0.008, too few to join
     noise = drawn()
-    noise[205] = 1.0  # one, as chance gives one in m + 1
+    noise[207] = 1.0  # one, as chance gives one in m + 1
     grouped, split = drawn(), drawn()
-    grouped[206:210] = split[210:214] = 1.0
+    grouped[208:212] = split[212:216] = 1.0
     # Each detector orders the real rows its own way.
     scored = {"seen": (seen, own, m), **{nm: (v, rng.permutation(own), m) for nm, v in (
         ("lone", lone), ("noise", noise), ("dup", grouped), ("pairs", split))}}
     detections = {nm: Detection(nm, own, own) for nm in ("seen", "lone", "noise")}
     # Groups of equal rows: by their own test, chance (dup) or an excess (pairs).
     detections["dup"] = Detection("dup", own, own, share=np.ones(n), excess_pvalue=0.5)
-    detections["pairs"] = Detection("pairs", own, own, share=np.ones(n), excess_pvalue=0.03)
+    # (pairs: too weak to join, below EXTREMES_P over the four detectors left out)
+    detections["pairs"] = Detection("pairs", own, own, share=np.ones(n), excess_pvalue=0.011)
     names = list(scored)
     active = _active(names, scored, detections)
     assert active == ["seen"]
@@ -384,12 +385,20 @@ def test_a_detector_left_out_still_ranks_its_rows_beyond_every_real_row_first() 
     assert parts["lone"][0].tolist() == (lone >= 1.0).astype(float).tolist()
     assert np.count_nonzero(parts["lone"][1]) == 1  # its top real row alone can reach 1
     score, pvalue = worst_of(*([part[i] for part in parts.values()] for i in range(3)))
-    extremes = np.r_[200:205, 210:214]
+    extremes = np.r_[200:207, 212:216]
     assert score[extremes].min() > np.delete(score, extremes).max()
     # The noise of a detector left out does not tie with the first detector's excess.
-    assert score[205:210].max() < 0.99
+    assert score[207:212].max() < 0.99
     # As extreme as they: the top real rows of the two other parts, a step up there.
-    assert pvalue[200:205].max() == pytest.approx(3 / (m + 1))
+    assert pvalue[200:207].max() == pytest.approx(3 / (m + 1))
+    # Five such rows (p 0.031) are let in when theirs is the only detector left out, not when
+    # it is one of five: each detector left out passes by chance one time in 20.
+    five = drawn()
+    five[200:205] = 1.0
+    scored["five"] = (five, rng.permutation(own), m)
+    detections["five"] = Detection("five", own, own)
+    assert list(_combined_parts(["seen", "five"], active, scored, detections)) == ["seen", "five"]
+    assert "five" not in _combined_parts([*names, "five"], active, scored, detections)
 
 
 def test_a_few_copies_beside_rows_another_detector_finds_still_rank_first() -> None:
