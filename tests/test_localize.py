@@ -100,6 +100,21 @@ def test_summary_counts_flags_per_reason(planted: dict) -> None:
     assert summary["flagged_per_reason"]["memorization"] >= 10
     assert "training_influence" in summary["absent"]
     assert summary["top"][0]["values"].keys() == summary["top"][0]["nearest_values"].keys()
+    # 800 rows against 800 real ones: BH at 10% needs 10 rows beyond every real row.
+    assert summary["flag_floor"]["rows_needed"] == 10
+
+
+@pytest.mark.parametrize(("n", "m"), [(172, 172), (285, 284), (1000, 200), (50_000, 2_000)])
+def test_the_flag_floor_is_where_benjamini_hochberg_starts_to_flag(n: int, m: int) -> None:
+    from synthos.localize.conformal import bh_qvalues
+    from synthos.localize.locate import flag_floor
+
+    floor = flag_floor(n, m, 0.1)
+    assert floor["smallest_pvalue"] == pytest.approx(1 / (m + 1))
+    k = floor["rows_needed"]
+    for beyond, flags in ((k - 1, 0), (k, k)):
+        p = np.r_[np.full(beyond, 1 / (m + 1)), np.full(n - beyond, 0.5)]
+        assert int((bh_qvalues(p) <= 0.1).sum()) == flags, (beyond, flags)
 
 
 def test_healthy_table_flags_few_rows() -> None:

@@ -274,6 +274,8 @@ def test_localization_and_recommendations_in_outputs(demo_run: dict) -> None:
     loc = summary["localization"]
     assert loc["rows_scored"] == 285 and loc["flagged"] == int(table["flagged"].sum())
     assert loc["absent"]["training_influence"].startswith("absent")
+    # 285 rows against 284 real ones: fewer than 10 rows beyond every real row are not flagged.
+    assert loc["flag_floor"]["rows_needed"] == 10
     # Real concavity_error never goes below 0; a Gaussian fitted to it does.
     negative = sample["concavity_error"] < 0
     assert negative.any()
@@ -288,6 +290,8 @@ def test_localization_and_recommendations_in_outputs(demo_run: dict) -> None:
     html = (out / "report.html").read_text()
     assert "<h2>Bad rows</h2>" in html and "<h2>Recommendations</h2>" in html
     assert "Worst rows, beside their nearest real rows" in html
+    assert "fewer than 10 rows that extreme are ranked first by score but cannot be flagged" \
+        in html
 
 
 def test_a_parquet_input_with_many_row_groups_fans_out(tmp_path: Path) -> None:

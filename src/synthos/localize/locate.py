@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 import warnings
 from dataclasses import dataclass
@@ -333,6 +334,7 @@ def _summary(space, kinds, detections, names, fired, flagged, table, order, expl
         "flagged": int(flagged.sum()),
         "flagged_share": round(float(flagged.mean()), 6) if len(table) else 0.0,
         "fdr": fdr,
+        "flag_floor": flag_floor(len(table), len(space.real_rows), fdr),
         "flagged_per_reason": {nm: v["flagged"] for nm, v in per_detector.items()},
         "detectors": per_detector,
         "absent": absent,
@@ -352,6 +354,20 @@ def _summary(space, kinds, detections, names, fired, flagged, table, order, expl
                          "tails": missing_tails(space, kinds),
                          "uncovered_real_rows": uncovered},
     }
+
+
+def flag_floor(n: int, m: int, fdr: float) -> dict:
+    """The fewest rows the flags can name at all: ``smallest_pvalue`` 1 / (m + 1), the
+    conformal p-value of a row beyond every one of the ``m`` real rows of the null, and
+    ``rows_needed``, how many of the ``n`` rows scored must reach it before
+    Benjamini–Hochberg at ``fdr`` flags any (k / n * fdr >= 1 / (m + 1)).
+
+    Fewer such rows are ranked first by ``score`` but not flagged, however extreme: 10 on a
+    table of 172 rows against 172 real ones, 500 among a million against the 20,000-row null.
+    """
+    smallest = 1.0 / (m + 1)
+    return {"smallest_pvalue": smallest,
+            "rows_needed": max(1, math.ceil(n * smallest / fdr - 1e-9)) if n else 0}
 
 
 def _add_values(top: list[dict], order: np.ndarray, space, synthetic: pd.DataFrame,

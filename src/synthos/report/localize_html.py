@@ -23,11 +23,23 @@ def render_localization(doc: dict, listed: int = 10) -> str:
     head = (f"<style>{_CSS}</style><p><strong>{doc['flagged']:,}</strong> of "
             f"{doc['rows_scored']:,} synthetic rows flagged ({100 * doc['flagged_share']:.2f}%, "
             f"at a false discovery rate of {doc['fdr']:.0%}); by detector: {reasons}.</p>"
+            f"{_floor(doc)}"
             f"<p class='muted'>Scored: {s['synthetic_rows']:,} synthetic rows against "
             f"{s['reference_rows_in_index']:,} of {s['reference_rows']:,} real rows (k-NN "
             f"index and null); classifiers trained on {s['classifier_train_rows_per_side']:,}"
             f" rows a side. Detectors absent:</p><ul class='muted'>{absent}</ul>")
     return head + _worst(doc["top"][:listed]) + _missing(doc["missing_mass"])
+
+
+def _floor(doc: dict) -> str:
+    """What the flags cannot name: fewer rows than the null allows."""
+    floor = doc.get("flag_floor")
+    if not floor or floor["rows_needed"] <= 1:
+        return ""
+    real = doc["sampled"]["reference_rows_in_index"]
+    return (f"<p class='muted'>With {real:,} real rows in the null no row's p-value is below "
+            f"1/{real + 1:,}: fewer than {floor['rows_needed']:,} rows that extreme are ranked "
+            "first by score but cannot be flagged at this false discovery rate.</p>")
 
 
 def _worst(top: list[dict]) -> str:

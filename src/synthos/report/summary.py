@@ -86,7 +86,7 @@ def build_summary(synthetic: dict, reference: dict, alignment: dict, collapse: d
 def localization_summary(doc: dict, listed: int = 5) -> dict[str, Any]:
     """The ``localization`` field: rows flagged per reason, what was sampled, the missing
     mass and the worst rows with their reasons (``localization.parquet`` holds every row)."""
-    keep = ("rows_scored", "flagged", "flagged_share", "fdr", "flagged_per_reason",
+    keep = ("rows_scored", "flagged", "flagged_share", "fdr", "flag_floor", "flagged_per_reason",
             "detectors", "absent", "sampled", "missing_mass")
     top = [{k: r[k] for k in ("row", "score", "confidence", "fired", "nearest_reference_row",
                               "reasons")} for r in doc["top"][:listed]]
