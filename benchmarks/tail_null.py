@@ -18,8 +18,8 @@ number of synthetic rows at 1 against n / (m + 1), the share of draws with at le
 draws in which any row was flagged. A mean or a share well above the exchangeable one says
 that detector's null is less extreme than its synthetic rows' when nothing is wrong: its
 conformal p-values at the top are too small, and flags that rest on them exceed the false
-discovery rate once that detector joins the combined score. Draws are seeded (1000 + draw
-for the split; the draw is localize's seed).
+discovery rate once that detector joins the combined score. Draws are seeded (the collapse
+benchmark's ``split`` with seed 1000 + draw; the draw is localize's seed).
 """
 
 from __future__ import annotations
@@ -35,13 +35,14 @@ if str(ROOT) not in sys.path:  # run as a script from anywhere
     sys.path.insert(0, str(ROOT))
 
 import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
 from threadpoolctl import threadpool_limits  # noqa: E402
 
-from benchmarks.collapse.datasets import TARGETS, column_kinds, load  # noqa: E402
+from benchmarks.collapse.datasets import TARGETS, column_kinds, load, split  # noqa: E402
 from benchmarks.localize import _localize, has_label_target  # noqa: E402
 
 DEFAULT_DATASETS: tuple[str, ...] = ("penguins", "breast_cancer")
+#: Seed of draw 0's split (the collapse benchmark's :func:`split`); draw d uses this + d.
+SPLIT_SEED = 1000
 #: The tail the table reports: draws with at least this many synthetic rows beyond every real row.
 AT_LEAST = 5
 
@@ -50,14 +51,6 @@ def exchangeable_tail(n: int, m: int, k: int) -> float:
     """P(at least ``k`` of ``n`` synthetic rows beyond every one of ``m`` real rows) when the
     n + m rows' statistics are exchangeable: the top k places all synthetic."""
     return comb(n, k) / comb(n + m, k) if k <= n else 0.0
-
-
-def random_halves(frame: pd.DataFrame, draw: int) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Reference and synthetic halves of ``frame`` by a random permutation seeded 1000 + draw."""
-    order = np.random.default_rng(1000 + draw).permutation(len(frame))
-    half = len(frame) // 2
-    return (frame.iloc[order[:half]].reset_index(drop=True),
-            frame.iloc[order[half:]].reset_index(drop=True))
 
 
 def run(datasets: list[str], draws: int) -> list[dict]:
@@ -71,7 +64,7 @@ def run(datasets: list[str], draws: int) -> list[dict]:
         beyond: dict[str, list[int]] = {}
         flagged = []
         for draw in range(draws):
-            reference, synthetic = random_halves(frame, draw)
+            reference, synthetic = split(frame, SPLIT_SEED + draw)
             target = TARGETS.get(dataset)
             target = target if has_label_target(reference, target) else None
             table = localize(synthetic, reference, column_kinds(reference), target=target,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 import pytest
 
 from benchmarks import tail_null as tn
@@ -21,16 +20,6 @@ def test_the_exchangeable_tail_is_the_chance_that_the_top_places_are_all_synthet
         x = rng.normal(size=n + m)
         hits += np.sum(x[:n] > x[n:].max()) >= 3
     assert hits / 20_000 == pytest.approx(tn.exchangeable_tail(n, m, 3), abs=0.006)
-
-
-def test_random_halves_split_every_row_once_and_are_seeded() -> None:
-    frame = pd.DataFrame({"a": np.arange(11)})
-    ref, syn = tn.random_halves(frame, 3)
-    assert len(ref) == 5 and len(syn) == 6
-    assert sorted(np.r_[ref["a"], syn["a"]].tolist()) == list(range(11))
-    again = tn.random_halves(frame, 3)[0]
-    assert ref["a"].tolist() == again["a"].tolist()
-    assert ref["a"].tolist() != tn.random_halves(frame, 4)[0]["a"].tolist()
 
 
 def test_one_draw_reports_every_score_column_and_the_flags() -> None:
