@@ -229,7 +229,7 @@ def _detect(synthetic: pd.DataFrame, reference: pd.DataFrame, kinds: dict[str, s
                   **(thresholds or {})}
     prep = prepare(synthetic, reference, kinds)
     ctx = Context(prep.numeric_names, prep.categorical_names, prep.narrow,
-                  target if target in prep.numeric_names + prep.categorical_names else None)
+                  target if target in prep.compared_names else None)
     results = _split_statistics(prep, ctx, splits_count, seed)
     auc_result, rows, proba = _classifier(prep, ctx, synthetic, seed)
     results["classifier_auc"] = auc_result

@@ -88,6 +88,11 @@ class Prepared:
         return np.array([lv <= MAX_LEVELS for lv in self.levels], dtype=bool)
 
     @property
+    def compared_names(self) -> list[str]:
+        """Every compared column: the numeric ones, then the categorical ones."""
+        return self.numeric_names + self.categorical_names
+
+    @property
     def numeric_as_given(self) -> tuple[np.ndarray, np.ndarray]:
         """The synthetic and reference numeric columns as given (``raw_numeric``), or as
         encoded when they were not kept."""

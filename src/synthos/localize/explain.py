@@ -62,7 +62,7 @@ class Explainer:
         with np.errstate(all="ignore"):
             self.lo, self.hi = np.nanmin(ref_raw, axis=0), np.nanmax(ref_raw, axis=0)
         self.std = space.embedding.std
-        self.columns = prep.numeric_names + prep.categorical_names
+        self.columns = prep.compared_names
         self.labels = [_labels([prep.synthetic.codes[:, j], prep.reference.codes[:, j]],
                                [synthetic[n], reference[n]])
                        for j, n in enumerate(prep.categorical_names)]

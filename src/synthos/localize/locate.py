@@ -373,7 +373,7 @@ def flag_floor(n: int, m: int, fdr: float) -> dict:
 def _add_values(top: list[dict], order: np.ndarray, space, synthetic: pd.DataFrame,
                 reference: pd.DataFrame, oos) -> None:
     """The worst rows' values beside their nearest real row's, for the report."""
-    columns = space.prep.numeric_names + space.prep.categorical_names
+    columns = space.prep.compared_names
     columns = [c for c in synthetic.columns if c in columns]
     for rec, i in zip(top, order, strict=False):
         rec["values"] = {c: _plain(synthetic[c].iloc[i]) for c in columns}

@@ -85,7 +85,7 @@ def build_space(synthetic: pd.DataFrame, reference: pd.DataFrame, kinds: dict[st
     """Encode and embed both tables; draw the real rows of the index."""
     prep = prepare(synthetic, reference, kinds)
     ctx = Context(prep.numeric_names, prep.categorical_names, prep.narrow,
-                  target if target in prep.numeric_names + prep.categorical_names else None)
+                  target if target in prep.compared_names else None)
     embedding = Embedding(prep.reference, ctx)
     n_ref = prep.reference.n
     real_rows = np.sort(rng.choice(n_ref, min(n_ref, max_reference_rows), replace=False))
