@@ -558,6 +558,29 @@ def test_planted_pairs_outrank_the_repeats_of_a_table_of_small_counts() -> None:
     assert table_["confidence"][positive].max() < 0.9
 
 
+def test_a_row_far_from_every_real_row_is_explained_by_its_distance_ratio() -> None:
+    """Rows inside every column's range but in an empty corner of the cloud: the reason
+    gives the mean distance to the 5 nearest real rows over those rows' own distance to
+    their 5th nearest, computed here on the reference-standardized columns (the score
+    itself, a share of real rows, can never read above 1)."""
+    from sklearn.neighbors import NearestNeighbors
+
+    rng = np.random.default_rng(0)
+    reference = pd.DataFrame(rng.normal(size=(400, 3)), columns=list("abc"))
+    synthetic = pd.DataFrame(rng.normal(size=(400, 3)), columns=list("abc"))
+    synthetic.iloc[:12] = np.array([2.2, -2.2, 2.2]) + rng.normal(scale=0.01, size=(12, 3))
+    result = localize(synthetic, reference, {c: "numeric" for c in "abc"})
+    z = lambda f: ((f - reference.mean()) / reference.std(ddof=0)).to_numpy()  # noqa: E731
+    own = NearestNeighbors(n_neighbors=6).fit(z(reference))
+    radius = own.kneighbors(z(reference))[0][:, 5]  # the 5th other than the row itself
+    dist, ids = own.kneighbors(z(synthetic.iloc[:1]), n_neighbors=5)
+    ratio = dist.mean() / radius[ids[0]].mean()
+    assert ratio > 1.5
+    reasons = result.table.set_index("row").loc[0, "reasons"]
+    assert (f"its 5 nearest real rows are on average {ratio:.1f}x as far from it as from "
+            "their own 5th nearest real row; the nearest (reference row") in reasons
+
+
 def test_uncovered_real_rows_are_those_no_synthetic_row_comes_within_their_ball() -> None:
     from synthos.localize import detectors as det
     from synthos.localize.explain import Explainer

@@ -222,6 +222,8 @@ def neighbours(space: Space) -> tuple[Detection, Detection] | None:
     # also as far out of support as its worst column is beyond the real range.
     knn_syn, knn_real = local_ratio(ds, ids_s), local_ratio(dr, ids)
     range_syn, range_real = range_excess(space)
+    # The reason's distance ratio: the statistic is a conformal score, which never reads above 1.
+    extra["ratio"] = knn_syn
     oos = Detection("out_of_support",
                     np.maximum(conformal_scores(knn_syn, knn_real),
                                conformal_scores(range_syn, range_real)),

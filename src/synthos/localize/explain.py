@@ -39,6 +39,12 @@ def fmt(value: float, kind: str) -> str:
     return f"{value:.4g}"
 
 
+def _ordinal(k: int) -> str:
+    """1st, 2nd, 3rd, 4th, ..., 11th, 12th, 13th, 21st."""
+    suffix = "th" if 10 <= k % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(k % 10, "th")
+    return f"{k}{suffix}"
+
+
 def _labels(codes: list[np.ndarray], values: list[pd.Series]) -> dict[int, str]:
     """Code -> the label it stands for, from the rows that hold it."""
     out: dict[int, str] = {}
@@ -151,10 +157,11 @@ class Explainer:
                 diffs.append((1.0, f"{name} {self.labels[j].get(int(a), 'missing')} vs "
                                    f"{self.labels[j].get(int(b), 'missing')}"))
         diffs.sort(key=lambda t: -t[0])
-        ratio = oos.stat[r]
+        ratio, k = oos.extra["ratio"][r], oos.extra["neighbours"].shape[1]
         parts = ", ".join(text for _, text in diffs[:2])
-        return (f"its nearest real row (reference row {ref_pos}) is {ratio:.1f}x as far as "
-                f"real rows' neighbours are; it differs most in {parts}")
+        return (f"its {k} nearest real rows are on average {ratio:.1f}x as far from it as from "
+                f"their own {_ordinal(k)} nearest real row; the nearest (reference row "
+                f"{ref_pos}) differs most in {parts}")
 
     # --- detectors ------------------------------------------------------------------------
 
