@@ -643,6 +643,78 @@ def test_the_worst_of_several_scores_is_as_extreme_as_chance_allows_on_real_like
     assert worst_of(beyond, owns, [m] * 3)[1][0] == 3 / (m + 1)
 
 
+@pytest.mark.parametrize("statistic", ["worse then sum", "sum of surprises"])
+def test_a_statistic_of_several_scores_puts_real_like_rows_beyond_every_real_row_by_chance(
+        statistic: str) -> None:
+    """New rows drawn like the real ones, scored on three parts: as many beyond every real
+    row as exchangeable rows give, n / (m + 1) a draw; with the real rows' parts counted over
+    the others only, 3.4 and 1.9 times as many."""
+    from functools import partial
+
+    from synthos.localize.conformal import composite_statistic, worse_then_sum
+    from synthos.localize.inconsistency import _surprise
+
+    rng = np.random.default_rng(0)
+    m, n, parts_n, draws = 30, 30, 3, 400
+    combine = partial(worse_then_sum, m=m) if statistic == "worse then sum" else \
+        (lambda u: _surprise(u, m).sum(axis=0))
+    held = plain = 0
+    for _ in range(draws):
+        new, real = rng.normal(size=(parts_n, n)), rng.normal(size=(parts_n, m))
+        parts = np.array([conformal_scores(a, b) for a, b in zip(new, real, strict=True)])
+        own = np.array([conformal_scores(b, b) for b in real])
+        stat, null = composite_statistic(parts, own, np.full(parts_n, m), combine)
+        held += int((stat > null.max()).sum())
+        plain += int((combine(parts) > combine(own).max()).sum())
+    expected = draws * n / (m + 1)  # 387; a draw's count has variance about 2
+    assert abs(held - expected) < 3.5 * np.sqrt(2 * draws), held
+    assert plain > 1.5 * expected, plain
+
+
+def test_a_row_beyond_every_real_row_in_each_part_stays_beyond_and_one_part_ties() -> None:
+    from functools import partial
+
+    from synthos.localize.conformal import composite_statistic, worse_then_sum
+
+    rng = np.random.default_rng(1)
+    m = 50
+    real = rng.normal(size=(2, m))
+    real[:, 0] = 3.0  # one real row at the top of both parts
+    own = np.array([conformal_scores(b, b) for b in real])
+    new = np.array([[9.0, 9.0, 0.0], [9.0, 0.0, 0.0]])  # both parts; the first only; neither
+    parts = np.array([conformal_scores(a, b) for a, b in zip(new, real, strict=True)])
+    combine = partial(worse_then_sum, m=m)
+    stat, null = composite_statistic(parts, own, np.array([m, m]), combine)
+    assert combine(parts)[1] > null.max()  # the first part alone puts it beyond, as counted
+    # With the second row among the real rows, real row 0 is the top of the second part
+    # (1) and second in the first, against the new row's middling second part.
+    assert stat[0] > null.max() and stat[1] == null.max() and stat[2] < null.max()
+
+
+def test_a_close_pair_is_below_every_real_ratio_only_as_often_as_chance_allows() -> None:
+    """Memorization's nearest-over-second ratio on rows drawn like the real ones: as many
+    below every real row's ratio as exchangeable rows give once a real neighbour that would
+    pair with the row counts; counted over the other real rows alone, 1.5 times as many."""
+    from sklearn.neighbors import NearestNeighbors
+
+    from synthos.localize.detectors import mutual_pairs
+
+    rng = np.random.default_rng(0)
+    m = n = 60
+    draws, held, plain = 300, 0, 0
+    for _ in range(draws):
+        real, new = rng.normal(size=(m, 3)), rng.normal(size=(n, 3))
+        index = NearestNeighbors(n_neighbors=6).fit(real)
+        dr = index.kneighbors(real)[0][:, 1:]
+        ds, ids = index.kneighbors(new, n_neighbors=5)
+        ratio_real, ratio_syn = dr[:, 0] / dr[:, 1], ds[:, 0] / ds[:, 1]
+        plain += int((ratio_syn < ratio_real.min()).sum())
+        held += int((mutual_pairs(ratio_syn, ratio_real, ds, ids, dr) < ratio_real.min()).sum())
+    expected = draws * n / (m + 1)  # 295
+    assert abs(held - expected) < 3.5 * np.sqrt(2 * draws), held
+    assert plain > 1.3 * expected, plain
+
+
 def test_a_column_linear_in_another_is_held_to_it_from_a_few_hundred_rows() -> None:
     # A cell's perimeter is 2 pi its radius; 10 of 150 rows get a perimeter 13-15% off theirs,
     # every value in range. Trees alone, 75 rows a fold, predict steps (AUROC 0.80 here).

@@ -251,9 +251,12 @@ def test_pairs_too_few_to_flag_do_not_lower_the_bar_for_other_rows() -> None:
     table = localize(planted.synthetic, reference, column_kinds(reference),
                      target="diagnosis", seed=0).table
     assert not (table["flagged"] & ~planted.positives).any()
-    # Still among the worst: beyond every real row, like the few other rows beyond every real
-    # row in one of the six detectors.
-    assert (table["score"] > table["score"][planted.positives].min()).mean() < 0.02
+    # Still among the worst: beyond every real row in their detector, and below only a few
+    # other rows beyond every real row in theirs (6 of 285: one per detector whose top real
+    # row could reach 1 had a row been one of the real rows).
+    above = table["score"] > table["score"][planted.positives].min()
+    detectors = table.filter(like="score_")
+    assert above.sum() <= 6 and (detectors[above].max(axis=1) == 1.0).all()
     assert (table["confidence"][planted.positives] < 0.9).all()
 
 

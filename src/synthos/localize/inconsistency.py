@@ -22,7 +22,10 @@ where u_j is the share of the m_j held-out real rows with a smaller error in col
 column's classes for a categorical one), measured on those held-out rows; u_s is the share of
 the m real rows with a smaller probability of being spliced and q_s = max(0, 2 AUROC - 1) of
 that probability on unseen splices against unseen real rows; u_f and q_f are the same of the
-fragments cover.
+fragments cover. A real row's u counts the other real rows; a synthetic row beyond every real
+row stays there only where no real row's T would reach it had the row been one of them
+(:func:`~synthos.localize.conformal.composite_statistic`): a synthetic row at the top of one
+term would otherwise gain log 2 over that term's top real row.
 
 The column models see a value the others do not explain; the splice classifier sees pieces
 that do not go together where each column alone is explained well enough by some of the
@@ -38,7 +41,7 @@ from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostin
 from sklearn.linear_model import RidgeCV
 
 from synthos.collapse.prepare import Encoded
-from synthos.localize.conformal import conformal_scores
+from synthos.localize.conformal import composite_statistic, conformal_scores
 from synthos.localize.detectors import Detection, feature_mask
 from synthos.localize.fragments import fragments
 from synthos.localize.space import Space
@@ -121,7 +124,7 @@ def _nll(p: np.ndarray) -> np.ndarray:
     return -np.log(np.maximum(p, _FLOOR))
 
 
-def _surprise(u: np.ndarray, m: int) -> np.ndarray:
+def _surprise(u: np.ndarray, m: int | np.ndarray) -> np.ndarray:
     """-log(1 - u + 1 / (m + 1)): a column's term of T(x) for conformal scores ``u`` against
     ``m`` held-out real rows."""
     return -np.log(1.0 - u + 1.0 / (m + 1))
@@ -203,38 +206,70 @@ def inconsistency(space: Space, rng: np.random.Generator, seed: int, max_train_r
     if columns is None and spliced is None and pieces is None:
         return None
     n, n_real = len(space.points), len(space.real_rows)
-    stat, null = (columns.stat, columns.null) if columns is not None else \
-        (np.zeros(n), np.zeros(n_real))
+    terms = columns.extra.pop("terms") if columns is not None else _Terms([], [], [], [])
     extra = dict(columns.extra) if columns is not None else {
         "column": np.full(n, -1, dtype=np.int64), "expected": np.full(n, np.nan),
         "given": np.full(n, np.nan), "worst_term": np.zeros(n), "columns": []}
     extra["splice"], extra["splice_share"] = np.full(n, np.nan), np.full(n, np.nan)
     splice_term = np.zeros(n)
     if spliced is not None:
-        splice_term, null_term, extra["splice_share"] = _term(spliced, n_real)
-        stat, null = stat + splice_term, null + null_term
+        splice_term, extra["splice_share"] = _term(spliced, n_real, terms)
         extra["splice"] = spliced.stat
     extra["fragments"], extra["fragment_share"] = np.full(n, np.nan), np.full(n, np.nan)
     extra["partners"] = np.full((n, 2), -1, dtype=np.int64)
     fragment_term = np.zeros(n)
     if pieces is not None:
-        fragment_term, null_term, extra["fragment_share"] = _term(pieces, n_real)
-        stat, null = stat + fragment_term, null + null_term
+        fragment_term, extra["fragment_share"] = _term(pieces, n_real, terms)
         extra["fragments"], extra["partners"] = pieces.stat, pieces.extra["partners"]
         extra["held"], extra["pool"] = pieces.extra["held"], pieces.extra["pool"]
     extra["spliced"] = (splice_term > extra["worst_term"]) & (splice_term >= fragment_term)
     extra["fragmented"] = (fragment_term > extra["worst_term"]) & (fragment_term > splice_term)
+    stat, null = terms.composite()
     return Detection("inconsistency", stat, null, extra=extra)
 
 
-def _term(part: Detection, n_real: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """A whole-row term of T(x): ``q * -log(1 - u + 1 / (m + 1))`` for the synthetic rows and
-    the real rows, u the share of real rows with a smaller statistic (returned too), q the
-    part's ``extra["quality"]``."""
+@dataclass
+class _Terms:
+    """T(x)'s terms: per term the synthetic rows' conformal scores u, the real rows' own
+    (NaN where the term has no value: the term is 0 there), its weight q and its real rows
+    m."""
+
+    syn: list[np.ndarray]
+    real: list[np.ndarray]
+    weights: list[float]
+    sizes: list[int]
+
+    def add(self, u_syn: np.ndarray, u_real: np.ndarray, weight: float, size: int) -> None:
+        # float32 holds a share of 20,000 rows to 1e-7 at half the memory of a million rows.
+        self.syn.append(u_syn.astype(np.float32))
+        self.real.append(u_real.astype(np.float32))
+        self.weights.append(weight)
+        self.sizes.append(size)
+
+    def statistic(self, u: np.ndarray) -> np.ndarray:
+        """T of scores ``u`` of shape (terms, rows), term by term (no (terms, rows) float64
+        temporaries on a million rows)."""
+        out = np.zeros(u.shape[1])
+        for part, q, m in zip(u, self.weights, self.sizes, strict=True):
+            term = q * _surprise(part.astype(float), m)
+            out += np.where(np.isnan(term), 0.0, term)
+        return out
+
+    def composite(self) -> tuple[np.ndarray, np.ndarray]:
+        """T(x) of the synthetic rows and of the real rows, held to full conformal at the top
+        (:func:`~synthos.localize.conformal.composite_statistic`)."""
+        return composite_statistic(np.array(self.syn), np.array(self.real),
+                                   np.array(self.sizes), self.statistic)
+
+
+def _term(part: Detection, n_real: int, terms: _Terms) -> tuple[np.ndarray, np.ndarray]:
+    """Add a whole-row term of T(x), ``q * -log(1 - u + 1 / (m + 1))``, to ``terms``: u the
+    share of real rows with a smaller statistic, q the part's ``extra["quality"]``. Returns
+    the synthetic rows' term and u."""
     quality = part.extra["quality"]
     share = conformal_scores(part.stat, part.null)
-    own = conformal_scores(part.null, part.null)
-    return quality * _surprise(share, n_real), quality * _surprise(own, n_real), share
+    terms.add(share, conformal_scores(part.null, part.null), quality, n_real)
+    return quality * _surprise(share, n_real), share
 
 
 def column_inconsistency(space: Space, rng: np.random.Generator, seed: int,
@@ -271,13 +306,12 @@ def column_inconsistency(space: Space, rng: np.random.Generator, seed: int,
         return None
     folds = rng.permutation(n_real) % 2
     syn_folds = rng.permutation(len(space.points)) % 2
-    stat = np.zeros(len(space.points))
-    null = np.zeros(n_real)
     worst = np.zeros(len(space.points))
     worst_col = np.full(len(space.points), -1, dtype=np.int64)
     expected = np.full(len(space.points), np.nan)
     given = np.full(len(space.points), np.nan)
     kept: list[dict] = []
+    terms = _Terms([], [], [], [])
     for col in columns:
         found = _column_errors(space, real, col, folds, syn_folds, seed, max_train_rows, rng)
         if found is None:
@@ -290,10 +324,9 @@ def column_inconsistency(space: Space, rng: np.random.Generator, seed: int,
         m = len(ref)
         u_syn = np.where(np.isnan(err_syn), 0.0, conformal_scores(np.nan_to_num(err_syn), ref))
         term_syn = quality * _surprise(u_syn, m)
-        term_real = np.zeros(n_real)
-        term_real[held] = quality * _surprise(conformal_scores(ref, ref), m)
-        stat += term_syn
-        null += term_real
+        u_real = np.full(n_real, np.nan)
+        u_real[held] = conformal_scores(ref, ref)
+        terms.add(u_syn, u_real, quality, m)
         better = term_syn > worst
         worst = np.where(better, term_syn, worst)
         worst_col = np.where(better, len(kept), worst_col)
@@ -304,7 +337,7 @@ def column_inconsistency(space: Space, rng: np.random.Generator, seed: int,
                      "typical_error": float(np.median(ref))})
     if not kept:
         return None
+    stat, null = terms.composite()
     return Detection("inconsistency", stat, null,
                      extra={"column": worst_col, "expected": expected, "given": given,
-                            "worst_term": worst,
-                            "columns": kept})
+                            "worst_term": worst, "columns": kept, "terms": terms})
