@@ -638,9 +638,12 @@ def test_the_worst_of_several_scores_is_as_extreme_as_chance_allows_on_real_like
     stat, null = rng.normal(size=50), rng.normal(size=m)
     one, own = conformal_scores(stat, null), conformal_scores(null, null)
     assert np.allclose(worst_of([one], [own], [m])[1], conformal_pvalues(stat, null))
-    beyond = [np.r_[1.0, 0.5], np.r_[0.2, 0.5], np.r_[0.2, 0.5]]
+    beyond = [np.r_[1.0, 1.0, 1.0, 0.5], np.r_[0.2, 1.0, 1.0, 0.5], np.r_[0.2, 0.2, 1.0, 0.5]]
     owns = [conformal_scores(v, v) for v in rng.normal(size=(3, m))]
-    assert worst_of(beyond, owns, [m] * 3)[1][0] == 3 / (m + 1)
+    # Beyond every real row in one, two, three detectors: the top real row of each other
+    # detector reaches it with the row among the real rows; of its own detectors none does.
+    assert worst_of(beyond, owns, [m] * 3)[1][:3].tolist() == [3 / (m + 1), 2 / (m + 1),
+                                                             1 / (m + 1)]
 
 
 @pytest.mark.parametrize("statistic", ["worse then sum", "sum of surprises"])

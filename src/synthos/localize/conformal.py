@@ -34,13 +34,16 @@ def conformal_scores(stat: np.ndarray, null: np.ndarray, higher_is_worse: bool =
     return below / len(ordered)
 
 
-def full_conformal_top(parts: np.ndarray, own: np.ndarray, sizes: np.ndarray,
-                       combine: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+def full_conformal_top(stat: np.ndarray, null: np.ndarray, parts: np.ndarray, own: np.ndarray,
+                       sizes: np.ndarray, combine: Callable[[np.ndarray], np.ndarray]
+                       ) -> np.ndarray:
     """Which new rows that a statistic made of several conformal scores puts beyond every
     real row would still be beyond every one had they been one of the real rows.
 
     Parameters
     ----------
+    stat, null : ndarray, shapes (n,) and (m,)
+        ``combine(parts)`` and ``combine(own)``.
     parts : ndarray, shape (P, n)
         Per part, the new rows' conformal scores (:func:`conformal_scores`: the share of
         that part's real rows strictly less extreme).
@@ -70,7 +73,6 @@ def full_conformal_top(parts: np.ndarray, own: np.ndarray, sizes: np.ndarray,
     """
     parts, own = np.asarray(parts), np.asarray(own)
     size = np.asarray(sizes, dtype=float)[:, None]
-    stat, null = combine(parts), combine(own)
     out = np.zeros(parts.shape[1], dtype=bool)
     top = np.flatnonzero(stat > np.max(null)) if null.size else np.arange(parts.shape[1])
     if not len(top) or not null.size:
@@ -93,11 +95,11 @@ def composite_statistic(parts: np.ndarray, own: np.ndarray, sizes: np.ndarray,
                         ) -> tuple[np.ndarray, np.ndarray]:
     """A statistic of several conformal scores for the new rows and the real rows: ``combine``
     of each, a new row beyond every real row held to the real rows' top where, had it been
-    one of them, a real row would have reached it (:func:`full_conformal_top`). Arguments
-    are those of :func:`full_conformal_top`."""
+    one of them, a real row would have reached it (:func:`full_conformal_top`, whose
+    ``parts``, ``own``, ``sizes`` and ``combine`` these are)."""
     stat, null = combine(np.asarray(parts)), combine(np.asarray(own))
     if null.size:
-        ties = (stat > null.max()) & ~full_conformal_top(parts, own, sizes, combine)
+        ties = (stat > null.max()) & ~full_conformal_top(stat, null, parts, own, sizes, combine)
         stat = np.where(ties, null.max(), stat)
     return stat, null
 
@@ -157,27 +159,33 @@ def worst_of(scores: list[np.ndarray], own: list[np.ndarray], sizes: list[int]
 
     A real row ``i`` is at least as extreme as a new row ``x`` when, had ``x`` been one of the
     real rows, one of ``i``'s scores would reach ``x``'s worst (full conformal; Vovk et al.
-    2005): in the detector of ``x``'s worst as it is, in every other one a step ``1 / m_d``
-    higher, ``x`` being below ``i`` there. Taking a real row's scores as they are, against the
-    others only, the worst of several detectors' scores of a row drawn like the real ones is
-    beyond every real row's for about as many times the share the p-value allows as there
-    are detectors; a step up everywhere would tie the real rows' top with rows beyond every
-    real row in one detector.
+    2005): in the detectors where ``x`` is at its worst as it is, in every other one a step
+    ``1 / m_d`` higher, ``x`` being below ``i`` there where ``i`` can reach ``x``'s worst
+    (exact where the detectors count the same real rows; where their sizes differ, a step
+    is taken wherever ``x`` is below its worst: conservative). A row beyond every real row
+    in two detectors is beyond the top real row of each. Taking a real row's scores as they
+    are, against the others only, the worst of several detectors' scores of a row drawn like
+    the real ones is beyond every real row's for about as many times the share the p-value
+    allows as there are detectors; a step up everywhere would tie the real rows' top with
+    rows beyond every real row in one detector.
     """
     stacked = np.asarray(scores)
     raw = stacked.max(axis=0)
-    worst = stacked.argmax(axis=0)
     own_ = np.asarray(own)
     size = np.asarray(sizes, dtype=float)[:, None]
     counts = np.rint(own_ * size)
     # A detector without real rows to compare with has no step to take.
     up = np.where(size > 0, (counts + 1.0) / np.maximum(size, 1.0), -np.inf)
     hi = own_.max(axis=0)
+    # The detectors where the row is at its worst take no step: there it lies above every
+    # real row below its worst. Rows are grouped by that set (bits of one integer).
+    at_worst = (stacked == raw) * (1 << np.arange(len(stacked)))[:, None]
+    groups = at_worst.sum(axis=0)
     at_least = np.zeros(len(raw))
-    for d in range(len(stacked)):
-        rows = np.flatnonzero(worst == d)
-        others = np.delete(up, d, axis=0)
-        null = np.maximum(hi, others.max(axis=0)) if len(others) else hi
+    for group in np.unique(groups):
+        rows = np.flatnonzero(groups == group)
+        stepped = [d for d in range(len(stacked)) if not group >> d & 1]
+        null = np.maximum(hi, up[stepped].max(axis=0)) if stepped else hi
         at_least[rows] = len(null) - np.searchsorted(np.sort(null), raw[rows], side="left")
     m = own_.shape[1]
     return 1.0 - at_least / m, (1.0 + at_least) / (m + 1.0)
