@@ -72,11 +72,12 @@ def full_conformal_top(stat: np.ndarray, null: np.ndarray, parts: np.ndarray, ow
     beyond every real row.
     """
     parts, own = np.asarray(parts), np.asarray(own)
+    if not null.size:
+        return np.ones(parts.shape[1], dtype=bool)
     size = np.asarray(sizes, dtype=float)[:, None]
     out = np.zeros(parts.shape[1], dtype=bool)
-    top = np.flatnonzero(stat > np.max(null)) if null.size else np.arange(parts.shape[1])
-    if not len(top) or not null.size:
-        out[top] = True
+    top = np.flatnonzero(stat > null.max())
+    if not len(top):
         return out
     reach = own[:, combine(own + 1.0 / size) >= stat[top].min()]  # (P, R)
     chunk = max(1, 4_000_000 // max(1, reach.size))

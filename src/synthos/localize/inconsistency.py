@@ -187,7 +187,7 @@ def _column_errors(space: Space, real: Encoded, col: _Column, folds: np.ndarray,
 def inconsistency(space: Space, rng: np.random.Generator, seed: int, max_train_rows: int
                   ) -> Detection | None:
     """Rows whose columns do not go together as in real rows: :func:`column_inconsistency`'s
-    statistic plus the splice term ``q_s * -log(1 - u_s(x) + 1 / (m + 1))``, u_s the share of
+    terms plus the splice term ``q_s * -log(1 - u_s(x) + 1 / (m + 1))``, u_s the share of
     real rows with a smaller probability of being spliced (:func:`~synthos.localize.splice.
     splice`), q_s how well that probability tells unseen splices from unseen real rows, plus
     the same term of the fragments cover (:func:`~synthos.localize.fragments.fragments`).
@@ -206,10 +206,9 @@ def inconsistency(space: Space, rng: np.random.Generator, seed: int, max_train_r
     if columns is None and spliced is None and pieces is None:
         return None
     n, n_real = len(space.points), len(space.real_rows)
-    terms = columns.extra.pop("terms") if columns is not None else _Terms([], [], [], [])
-    extra = dict(columns.extra) if columns is not None else {
+    terms, extra = columns if columns is not None else (_Terms([], [], [], []), {
         "column": np.full(n, -1, dtype=np.int64), "expected": np.full(n, np.nan),
-        "given": np.full(n, np.nan), "worst_term": np.zeros(n), "columns": []}
+        "given": np.full(n, np.nan), "worst_term": np.zeros(n), "columns": []})
     extra["splice"], extra["splice_share"] = np.full(n, np.nan), np.full(n, np.nan)
     splice_term = np.zeros(n)
     if spliced is not None:
@@ -273,7 +272,7 @@ def _term(part: Detection, n_real: int, terms: _Terms) -> tuple[np.ndarray, np.n
 
 
 def column_inconsistency(space: Space, rng: np.random.Generator, seed: int,
-                         max_train_rows: int) -> Detection | None:
+                         max_train_rows: int) -> tuple[_Terms, dict] | None:
     """Rows whose columns the other columns do not predict, against held-out real rows.
 
     Parameters
@@ -290,14 +289,15 @@ def column_inconsistency(space: Space, rng: np.random.Generator, seed: int,
 
     Returns
     -------
-    Detection or None
+    (terms, extra) or None
         None when fewer than two columns can be modelled, the real rows are fewer than
-        :data:`MIN_REAL_ROWS`, or no column is predictable from the others. ``extra`` holds,
-        per synthetic row, the worst column (``column``, -1 when none) and what the model gave
-        there (``expected``: the predicted value of a numeric column, the most likely class
-        code of a categorical one; ``given``: the probability of the row's own class there,
-        NaN for a numeric column) and that column's term (``worst_term``), and per column its
-        name, kind and ``quality``.
+        :data:`MIN_REAL_ROWS`, or no column is predictable from the others. ``terms`` are
+        T(x)'s column terms (:func:`inconsistency` adds the whole-row ones before summing
+        them); ``extra`` holds, per synthetic row, the worst column (``column``, -1 when
+        none) and what the model gave there (``expected``: the predicted value of a numeric
+        column, the most likely class code of a categorical one; ``given``: the probability
+        of the row's own class there, NaN for a numeric column) and that column's term
+        (``worst_term``), and per column its name, kind and ``quality``.
     """
     real = space.real  # a copy of the index rows: taken once, not per column
     columns = _columns(space, real)
@@ -337,7 +337,5 @@ def column_inconsistency(space: Space, rng: np.random.Generator, seed: int,
                      "typical_error": float(np.median(ref))})
     if not kept:
         return None
-    stat, null = terms.composite()
-    return Detection("inconsistency", stat, null,
-                     extra={"column": worst_col, "expected": expected, "given": given,
-                            "worst_term": worst, "columns": kept, "terms": terms})
+    return terms, {"column": worst_col, "expected": expected, "given": given,
+                   "worst_term": worst, "columns": kept}
